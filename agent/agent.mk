@@ -1,0 +1,81 @@
+# Builds the agent, atomctl and their test programs into $(O).
+#   make -f agent/agent.mk O=build [SANITIZE=1]
+# Called by the top-level Makefile; generated code lives in $(O)/gen only.
+
+O ?= build
+VERSION ?= $(shell cat VERSION)
+GEN := $(O)/gen
+OBJ := $(O)/obj
+BIN := $(O)/bin
+TBIN := $(O)/tests
+
+CC := gcc
+PKGS := grpc libprotobuf-c jansson
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
+	-D_GNU_SOURCE -DATOMBLK_VERSION='"$(VERSION)"' \
+	-Iagent -I$(GEN) $(shell pkg-config --cflags $(PKGS))
+LDLIBS := -lgrpc -lgpr -lprotobuf-c -ljansson -lpthread
+ifeq ($(SANITIZE),1)
+CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Protocol buffers: our protos, and the well-known types they import
+# (libprotobuf-c ships no code for those).
+PROTOS := $(wildcard proto/*.proto)
+WKT := google/protobuf/descriptor.proto google/protobuf/timestamp.proto google/protobuf/wrappers.proto
+PB_SRCS := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS)) $(patsubst %.proto,$(GEN)/%.pb-c.c,$(WKT))
+PB_OBJS := $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(PB_SRCS))
+
+LIB_SRCS := $(wildcard agent/lib/*.c agent/csi/*.c)
+LIB_OBJS := $(patsubst agent/%.c,$(OBJ)/%.o,$(LIB_SRCS))
+LIB := $(O)/libatomblk.a
+
+CMDS := $(patsubst agent/cmd/%.c,%,$(wildcard agent/cmd/*.c))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(TBIN)/unit/%,$(wildcard tests/unit/test_*.c))
+GRPC_TESTS := $(patsubst tests/grpc/%.c,$(TBIN)/grpc/%,$(wildcard tests/grpc/test_*.c))
+TEST_LIB_SRCS := $(wildcard tests/lib/*.c)
+TEST_LIB_OBJS := $(patsubst tests/%.c,$(OBJ)/tests/%.o,$(TEST_LIB_SRCS))
+
+.PHONY: all
+all: $(addprefix $(BIN)/,$(CMDS)) $(UNIT_TESTS) $(GRPC_TESTS)
+
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) -Iproto -I/usr/include $(notdir $<)
+
+$(GEN)/google/protobuf/%.pb-c.c $(GEN)/google/protobuf/%.pb-c.h: /usr/include/google/protobuf/%.proto
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) -I/usr/include google/protobuf/$(notdir $<)
+
+$(OBJ)/gen/%.o: $(GEN)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -w -c -o $@ $<
+
+# Every agent object may include any generated header.
+$(LIB_OBJS) $(TEST_LIB_OBJS): | $(PB_SRCS)
+
+$(OBJ)/%.o: agent/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(OBJ)/tests/%.o: tests/%.c | $(PB_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJS) $(PB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/%: $(OBJ)/cmd/%.o $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Test programs: cmocka, linked against the library archive (only the objects
+# a test references are pulled in). A test's extra link flags (for example
+# -Wl,--wrap=fn mocks) go in a `// LDFLAGS: ...` line in its source.
+$(TBIN)/%: $(OBJ)/tests/%.o $(TEST_LIB_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $$(sed -n 's|^// LDFLAGS: ||p' tests/$*.c) -o $@ $^ $(LDLIBS) -lcmocka
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
