@@ -10,11 +10,11 @@ BIN := $(O)/bin
 TBIN := $(O)/tests
 
 CC := gcc
-PKGS := grpc libprotobuf-c jansson
+PKGS := grpc libprotobuf-c jansson mount blkid
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
 	-D_GNU_SOURCE -DATOMBLK_VERSION='"$(VERSION)"' \
-	-Iagent -I$(GEN) $(shell pkg-config --cflags $(PKGS))
-LDLIBS := -lgrpc -lgpr -lprotobuf-c -ljansson -lpthread
+	-Iagent -Iatom-kmod/include -I$(GEN) $(shell pkg-config --cflags $(PKGS))
+LDLIBS := -lgrpc -lgpr -lprotobuf-c -ljansson -lmount -lblkid -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -34,11 +34,12 @@ LIB := $(O)/libatomblk.a
 CMDS := $(patsubst agent/cmd/%.c,%,$(wildcard agent/cmd/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(TBIN)/unit/%,$(wildcard tests/unit/test_*.c))
 GRPC_TESTS := $(patsubst tests/grpc/%.c,$(TBIN)/grpc/%,$(wildcard tests/grpc/test_*.c))
+BENCHES := $(patsubst tests/bench/%.c,$(TBIN)/bench/%,$(wildcard tests/bench/*.c))
 TEST_LIB_SRCS := $(wildcard tests/lib/*.c)
 TEST_LIB_OBJS := $(patsubst tests/%.c,$(OBJ)/tests/%.o,$(TEST_LIB_SRCS))
 
 .PHONY: all
-all: $(addprefix $(BIN)/,$(CMDS)) $(UNIT_TESTS) $(GRPC_TESTS)
+all: $(addprefix $(BIN)/,$(CMDS)) $(UNIT_TESTS) $(GRPC_TESTS) $(BENCHES)
 
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
 	@mkdir -p $(GEN)
@@ -71,11 +72,32 @@ $(BIN)/%: $(OBJ)/cmd/%.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# atomblk-agent links grpc, abseil, OpenSSL, protobuf-c and libstdc++
+# statically (libc stays shared). Measured with tests/bench/agent.sh on this
+# 2-core machine: 9.2 MB resident idle instead of 13.1 MB, 9.4 MB instead of
+# 13.3 MB after 10k calls, 2.5 ms exec-to-serving instead of 9.6 ms (no 56
+# shared objects to load). The rest of $(LDLIBS) stays shared, linked only if
+# used (--as-needed). Sanitizer builds keep the shared libraries.
+# A grpc or OpenSSL security update needs a rebuild of the agent.
+AGENT_STATIC_LIBS := $(filter-out -ldl -lrt -pthread -latomic,$(shell pkg-config --static --libs grpc libprotobuf-c)) -lstdc++
+ifneq ($(SANITIZE),1)
+$(BIN)/atomblk-agent: $(OBJ)/cmd/atomblk-agent.o $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -static-libgcc -o $@ $^ -Wl,-Bstatic $(AGENT_STATIC_LIBS) -Wl,-Bdynamic \
+		-Wl,--as-needed $(filter-out -lgrpc -lgpr -lprotobuf-c,$(LDLIBS)) -lm -latomic -ldl
+endif
+
 # Test programs: cmocka, linked against the library archive (only the objects
 # a test references are pulled in). A test's extra link flags (for example
 # -Wl,--wrap=fn mocks) go in a `// LDFLAGS: ...` line in its source.
 $(TBIN)/%: $(OBJ)/tests/%.o $(TEST_LIB_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $$(sed -n 's|^// LDFLAGS: ||p' tests/$*.c) -o $@ $^ $(LDLIBS) -lcmocka
+
+# CSI wire check (tests/unit/test_csi_wire.c reads this descriptor set).
+all: $(O)/proto/csi.desc
+$(O)/proto/csi.desc: proto/csi.proto
+	@mkdir -p $(dir $@)
+	protoc --include_imports --descriptor_set_out=$@ -Iproto -I/usr/include csi.proto
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Agent configuration from flags and environment; see config.h. */
+#include "lib/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One row per setting: its flag, its environment variable, how to apply it. */
+struct config_option {
+	const char *flag; /* without the leading "--" */
+	const char *env; /* environment variable, or NULL */
+	int (*apply)(struct agent_config *cfg, const char *value);
+	const char *help;
+};
+
+static int apply_endpoint(struct agent_config *cfg, const char *value)
+{
+	return endpoint_parse(value, &cfg->endpoint);
+}
+
+static int apply_tcp_endpoint(struct agent_config *cfg, const char *value)
+{
+	int r = endpoint_parse(value, &cfg->tcp_endpoint);
+
+	if (r < 0)
+		return r;
+	if (cfg->tcp_endpoint.kind != ENDPOINT_TCP)
+		return -EINVAL;
+	cfg->has_tcp_endpoint = true;
+	return 0;
+}
+
+static int apply_node_id(struct agent_config *cfg, const char *value)
+{
+	size_t len = strlen(value);
+
+	if (len == 0 || len > CONFIG_NODE_ID_MAX)
+		return -EINVAL;
+	memcpy(cfg->node_id, value, len + 1);
+	return 0;
+}
+
+static int apply_mode(struct agent_config *cfg, const char *value)
+{
+	return agent_mode_parse(value, &cfg->mode);
+}
+
+static int apply_log_level(struct agent_config *cfg, const char *value)
+{
+	return log_level_parse(value, &cfg->log_level);
+}
+
+static int apply_ready_file(struct agent_config *cfg, const char *value)
+{
+	size_t len = strlen(value);
+
+	if (len >= sizeof(cfg->ready_file) || (len && value[0] != '/'))
+		return -EINVAL;
+	memcpy(cfg->ready_file, value, len + 1);
+	return 0;
+}
+
+static int apply_shutdown_timeout(struct agent_config *cfg, const char *value)
+{
+	return config_parse_duration_ms(value, &cfg->shutdown_timeout_ms);
+}
+
+static int apply_workers(struct agent_config *cfg, const char *value)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (errno || end == value || *end || n < 1 || n > 64)
+		return -EINVAL;
+	cfg->workers = (unsigned int)n;
+	return 0;
+}
+
+static const struct config_option config_options[] = {
+	{ "endpoint", "CSI_ENDPOINT", apply_endpoint,
+	  "CSI socket: unix:///path, /path or host:port (default " CONFIG_DEFAULT_ENDPOINT ")" },
+	{ "node-id", "NODE_ID", apply_node_id,
+	  "this node's CSI node id (required in node and all modes)" },
+	{ "mode", "ATOMBLK_MODE", apply_mode, "node, controller or all (default node)" },
+	{ "log-level", "ATOMBLK_LOG_LEVEL", apply_log_level,
+	  "debug, info, warn or error (default info)" },
+	{ "tcp-endpoint", "ATOMBLK_TCP_ENDPOINT", apply_tcp_endpoint,
+	  "also serve on host:port (optional)" },
+	{ "ready-file", "ATOMBLK_READY_FILE", apply_ready_file,
+	  "written once serving, removed on shutdown; '' for none (default " CONFIG_DEFAULT_READY_FILE
+	  ")" },
+	{ "shutdown-timeout", "ATOMBLK_SHUTDOWN_TIMEOUT", apply_shutdown_timeout,
+	  "how long in-flight calls may run after SIGTERM: 10s, 500ms (default 10s)" },
+	{ "workers", "ATOMBLK_WORKERS", apply_workers,
+	  "worker threads running CSI calls, 1-64 (default 4)" },
+};
+
+#define CONFIG_OPTION_COUNT (sizeof(config_options) / sizeof(config_options[0]))
+
+static const char *const agent_mode_names[] = {
+	[AGENT_MODE_NODE] = "node",
+	[AGENT_MODE_CONTROLLER] = "controller",
+	[AGENT_MODE_ALL] = "all",
+};
+
+const char *agent_mode_name(enum agent_mode mode)
+{
+	if ((unsigned int)mode > AGENT_MODE_ALL)
+		return "unknown";
+	return agent_mode_names[mode];
+}
+
+int agent_mode_parse(const char *name, enum agent_mode *ret)
+{
+	for (unsigned int i = 0; i <= AGENT_MODE_ALL; i++) {
+		if (!strcmp(name, agent_mode_names[i])) {
+			*ret = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int config_parse_duration_ms(const char *text, int *ret_ms)
+{
+	long long value, scale;
+	char *end;
+
+	errno = 0;
+	value = strtoll(text, &end, 10);
+	if (errno || end == text || value < 0 || text[0] == '-' || text[0] == '+')
+		return -EINVAL;
+	if (!*end || !strcmp(end, "s"))
+		scale = 1000;
+	else if (!strcmp(end, "ms"))
+		scale = 1;
+	else if (!strcmp(end, "m"))
+		scale = 60000;
+	else
+		return -EINVAL;
+	if (value > 3600000 / scale)
+		return -EINVAL; /* more than an hour is a typo */
+	*ret_ms = (int)(value * scale);
+	return 0;
+}
+
+const char *config_usage(void)
+{
+	static char text[2048];
+	size_t pos;
+
+	if (text[0])
+		return text;
+	pos = (size_t)snprintf(text, sizeof(text),
+			       "Usage: atomblk-agent [OPTION]...\n"
+			       "The atomblk CSI plugin (Identity, Node, Controller services).\n\n");
+	for (unsigned int i = 0; i < CONFIG_OPTION_COUNT && pos < sizeof(text); i++)
+		pos += (size_t)snprintf(text + pos, sizeof(text) - pos, "  --%-17s %s [env %s]\n",
+					config_options[i].flag, config_options[i].help,
+					config_options[i].env);
+	if (pos < sizeof(text))
+		snprintf(text + pos, sizeof(text) - pos,
+			 "  --help             this text\n"
+			 "  --version          print the version\n\n"
+			 "Flags override the environment. Exit status: 0 after a clean shutdown,\n"
+			 "1 on a runtime failure, 2 for bad flags.\n");
+	return text;
+}
+
+static const char *env_lookup(char *const envp[], const char *name)
+{
+	size_t len = strlen(name);
+
+	for (unsigned int i = 0; envp && envp[i]; i++)
+		if (!strncmp(envp[i], name, len) && envp[i][len] == '=')
+			return envp[i][len + 1] ? envp[i] + len + 1 : NULL;
+	return NULL;
+}
+
+static const struct config_option *option_find(const char *flag, size_t len)
+{
+	for (unsigned int i = 0; i < CONFIG_OPTION_COUNT; i++)
+		if (strlen(config_options[i].flag) == len &&
+		    !strncmp(config_options[i].flag, flag, len))
+			return &config_options[i];
+	return NULL;
+}
+
+static int fail(char **ret_error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(char **ret_error, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (!ret_error)
+		return -EINVAL;
+	va_start(ap, fmt);
+	r = vasprintf(ret_error, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		*ret_error = NULL;
+		return -ENOMEM;
+	}
+	return -EINVAL;
+}
+
+static void config_defaults(struct agent_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	endpoint_parse(CONFIG_DEFAULT_ENDPOINT, &cfg->endpoint);
+	cfg->mode = AGENT_MODE_NODE;
+	cfg->log_level = LOG_LEVEL_INFO;
+	strcpy(cfg->ready_file, CONFIG_DEFAULT_READY_FILE);
+	cfg->shutdown_timeout_ms = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS;
+	cfg->workers = CONFIG_DEFAULT_WORKERS;
+}
+
+int config_parse(int argc, char *const argv[], char *const envp[], struct agent_config *ret,
+		 enum config_action *ret_action, char **ret_error)
+{
+	struct agent_config cfg;
+	enum config_action action = CONFIG_ACTION_RUN;
+	int i;
+
+	if (ret_error)
+		*ret_error = NULL;
+	config_defaults(&cfg);
+
+	/* The environment first, so that flags override it. */
+	for (unsigned int o = 0; o < CONFIG_OPTION_COUNT; o++) {
+		const char *value = env_lookup(envp, config_options[o].env);
+
+		if (value && config_options[o].apply(&cfg, value) < 0)
+			return fail(ret_error, "invalid value '%s' in %s (for --%s: %s)", value,
+				    config_options[o].env, config_options[o].flag,
+				    config_options[o].help);
+	}
+
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i], *name, *eq, *value;
+		const struct config_option *opt;
+		size_t name_len;
+
+		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+			action = CONFIG_ACTION_HELP;
+			continue;
+		}
+		if (!strcmp(arg, "--version")) {
+			action = CONFIG_ACTION_VERSION;
+			continue;
+		}
+		if (strncmp(arg, "--", 2) || !arg[2])
+			return fail(ret_error, "unexpected argument '%s'", arg);
+		name = arg + 2;
+		eq = strchr(name, '=');
+		name_len = eq ? (size_t)(eq - name) : strlen(name);
+		opt = option_find(name, name_len);
+		if (!opt)
+			return fail(ret_error, "unknown option '--%.*s'", (int)name_len, name);
+		if (eq) {
+			value = eq + 1;
+		} else {
+			if (i + 1 >= argc)
+				return fail(ret_error, "option '--%s' needs a value", opt->flag);
+			value = argv[++i];
+		}
+		if (opt->apply(&cfg, value) < 0)
+			return fail(ret_error, "invalid value '%s' for --%s: %s", value, opt->flag,
+				    opt->help);
+	}
+
+	if (action == CONFIG_ACTION_RUN && cfg.mode != AGENT_MODE_CONTROLLER && !cfg.node_id[0])
+		return fail(ret_error, "--node-id (or NODE_ID) is required in %s mode",
+			    agent_mode_name(cfg.mode));
+
+	*ret = cfg;
+	*ret_action = action;
+	return 0;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * atomblk-agent configuration: command-line flags, each also settable from
+ * the environment (flags win). Parsing is a pure function of argv and an
+ * environment array, so tests call it directly.
+ */
+#ifndef ATOMBLK_CONFIG_H
+#define ATOMBLK_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "lib/endpoint.h"
+#include "lib/log.h"
+
+enum agent_mode {
+	AGENT_MODE_NODE, /* Identity + Node */
+	AGENT_MODE_CONTROLLER, /* Identity + Controller */
+	AGENT_MODE_ALL, /* everything in one process (single-node setups) */
+};
+
+#define CONFIG_DEFAULT_ENDPOINT "unix:///csi/csi.sock"
+#define CONFIG_DEFAULT_READY_FILE "/run/atomblk/ready"
+#define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
+#define CONFIG_DEFAULT_WORKERS 4
+#define CONFIG_NODE_ID_MAX 256 /* the CSI spec's limit for node_id */
+
+struct agent_config {
+	struct endpoint endpoint; /* --endpoint / CSI_ENDPOINT (unix or TCP) */
+	bool has_tcp_endpoint; /* an extra TCP listener was asked for */
+	struct endpoint tcp_endpoint; /* --tcp-endpoint / ATOMBLK_TCP_ENDPOINT */
+	char node_id[CONFIG_NODE_ID_MAX + 1]; /* --node-id / NODE_ID; required unless controller */
+	enum agent_mode mode; /* --mode / ATOMBLK_MODE, default node */
+	enum log_level log_level; /* --log-level / ATOMBLK_LOG_LEVEL, default info */
+	char ready_file[PATH_MAX]; /* --ready-file / ATOMBLK_READY_FILE; "" = none */
+	int shutdown_timeout_ms; /* --shutdown-timeout / ATOMBLK_SHUTDOWN_TIMEOUT, default 10s */
+	unsigned int workers; /* --workers / ATOMBLK_WORKERS, default 4 */
+};
+
+enum config_action {
+	CONFIG_ACTION_RUN,
+	CONFIG_ACTION_HELP,
+	CONFIG_ACTION_VERSION,
+};
+
+/*
+ * config_parse() - build the configuration from flags and environment.
+ * @argc, @argv: the command line (argv[0] is skipped). Flags take
+ *	"--flag value" or "--flag=value".
+ * @envp: NULL-terminated "NAME=value" array (environ), or NULL; empty values
+ *	count as unset.
+ * @ret: the configuration (defaults filled in).
+ * @ret_action: run, or print help / version and exit.
+ * @ret_error: on -EINVAL, a malloc'd message naming the flag and the value.
+ *
+ * Return: 0, -EINVAL for a bad flag or value, -ENOMEM.
+ */
+int config_parse(int argc, char *const argv[], char *const envp[], struct agent_config *ret,
+		 enum config_action *ret_action, char **ret_error);
+
+/* config_usage() - the --help text. */
+const char *config_usage(void);
+
+const char *agent_mode_name(enum agent_mode mode);
+int agent_mode_parse(const char *name, enum agent_mode *ret);
+
+/* config_parse_duration_ms() - "10", "10s", "500ms", "2m" -> milliseconds (plain numbers are seconds). */
+int config_parse_duration_ms(const char *text, int *ret_ms);
+
+#endif
