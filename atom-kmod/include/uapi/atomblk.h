@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * atomblk.h - control uapi of atom_client.ko: the misc device
+ * /dev/atomblk-ctl and its ioctls. The agent and atomtool use it.
+ *
+ * Versioning: every request starts with a struct atomblk_ctl_hdr whose
+ * uapi_version names the layout of the request. The client accepts every
+ * version from ATOMBLK_UAPI_VERSION_MIN to ATOMBLK_UAPI_VERSION and fails
+ * any other with EINVAL. Structures only grow at their end, and a new field
+ * is only read when the request's version says it is there; a version
+ * leaves the accepted window only after a documented deprecation, so an
+ * older agent keeps working with a newer client and vice versa.
+ *
+ * Errors: EINVAL for malformed input (bad version, empty or unterminated
+ * id or path, zero or unaligned size, wrong leg count for the layout, size
+ * larger than the legs), ENOENT for an unknown volume id or leg path,
+ * EEXIST for a duplicate volume id, EBUSY for a leg already in use,
+ * ESHUTDOWN while the client module is unloading. A failed call changes
+ * nothing.
+ */
+#ifndef _UAPI_ATOMBLK_H
+#define _UAPI_ATOMBLK_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define ATOMBLK_CTL_DEVICE "/dev/atomblk-ctl"
+#define ATOMBLK_UAPI_VERSION 1 /* newest request layout */
+#define ATOMBLK_UAPI_VERSION_MIN 1 /* oldest one still accepted */
+
+#define ATOMBLK_ID_MAX 64 /* volume id, bytes including the NUL */
+#define ATOMBLK_PATH_MAX 256 /* leg path, bytes including the NUL */
+#define ATOMBLK_DISK_NAME_MAX 32 /* "atomN", bytes including the NUL */
+#define ATOMBLK_LEGS_MAX 8 /* legs of a linear volume */
+#define ATOMBLK_MIRROR_LEGS_MIN 2
+#define ATOMBLK_MIRROR_LEGS_MAX 3
+#define ATOMBLK_SIZE_ALIGN 4096 /* volume sizes are multiples of this */
+
+enum atomblk_layout {
+	ATOMBLK_LAYOUT_LINEAR = 1, /* legs concatenated in order */
+	ATOMBLK_LAYOUT_MIRROR = 2, /* RAID-1 over 2 or 3 legs */
+};
+
+enum atomblk_volume_state {
+	ATOMBLK_VOLUME_OK = 0, /* every leg healthy */
+	ATOMBLK_VOLUME_DEGRADED = 1, /* mirror: a leg faulty, IO continues */
+	ATOMBLK_VOLUME_FAILED = 2, /* IO fails: a linear leg or every mirror leg faulty */
+};
+
+enum atomblk_leg_state {
+	ATOMBLK_LEG_OK = 0,
+	ATOMBLK_LEG_FAULTY = 1, /* an IO to the leg failed */
+};
+
+/* First member of every request. */
+struct atomblk_ctl_hdr {
+	__u32 uapi_version; /* in: ATOMBLK_UAPI_VERSION the caller speaks */
+	__u32 reserved; /* in: 0 */
+};
+
+/* ATOMBLK_IOC_CREATE: create a volume and its /dev/atomN disk. */
+struct atomblk_create {
+	struct atomblk_ctl_hdr hdr;
+	char id[ATOMBLK_ID_MAX]; /* in: unique, NUL-terminated */
+	__u64 size; /* in: bytes, multiple of ATOMBLK_SIZE_ALIGN */
+	__u32 layout; /* in: enum atomblk_layout */
+	__u32 nr_legs; /* in: linear 1..LEGS_MAX, mirror 2..3 */
+	char legs[ATOMBLK_LEGS_MAX][ATOMBLK_PATH_MAX]; /* in: block device paths */
+	char disk[ATOMBLK_DISK_NAME_MAX]; /* out: e.g. "atom0" */
+};
+
+/* ATOMBLK_IOC_REMOVE: delete a volume and its disk. */
+struct atomblk_remove {
+	struct atomblk_ctl_hdr hdr;
+	char id[ATOMBLK_ID_MAX]; /* in */
+};
+
+/* ATOMBLK_IOC_RESIZE: change a volume's size (within its legs). */
+struct atomblk_resize {
+	struct atomblk_ctl_hdr hdr;
+	char id[ATOMBLK_ID_MAX]; /* in */
+	__u64 size; /* in: bytes, multiple of ATOMBLK_SIZE_ALIGN */
+};
+
+struct atomblk_leg_status {
+	char path[ATOMBLK_PATH_MAX]; /* the leg's block device path */
+	__u32 state; /* enum atomblk_leg_state */
+	__u32 reserved;
+};
+
+/* ATOMBLK_IOC_STATUS: one volume's state. */
+struct atomblk_status {
+	struct atomblk_ctl_hdr hdr;
+	char id[ATOMBLK_ID_MAX]; /* in */
+	char disk[ATOMBLK_DISK_NAME_MAX]; /* out */
+	__u64 size; /* out: bytes */
+	__u32 layout; /* out: enum atomblk_layout */
+	__u32 state; /* out: enum atomblk_volume_state */
+	__u32 nr_legs; /* out */
+	__u32 reserved;
+	struct atomblk_leg_status legs[ATOMBLK_LEGS_MAX]; /* out: nr_legs used */
+};
+
+struct atomblk_list_entry {
+	char id[ATOMBLK_ID_MAX];
+	char disk[ATOMBLK_DISK_NAME_MAX];
+	__u64 size; /* bytes */
+	__u32 layout; /* enum atomblk_layout */
+	__u32 state; /* enum atomblk_volume_state */
+};
+
+/*
+ * ATOMBLK_IOC_LIST: every volume. The caller passes an array of capacity
+ * entries; the client fills min(capacity, count) and sets count to the
+ * number of volumes (call again with a larger array if count > capacity).
+ */
+struct atomblk_list {
+	struct atomblk_ctl_hdr hdr;
+	__u32 capacity; /* in: entries at entries_ptr */
+	__u32 count; /* out: volumes that exist */
+	__u64 entries_ptr; /* in: struct atomblk_list_entry * */
+};
+
+#define ATOMBLK_IOC_MAGIC 0xA7
+#define ATOMBLK_IOC_CREATE _IOWR(ATOMBLK_IOC_MAGIC, 1, struct atomblk_create)
+#define ATOMBLK_IOC_REMOVE _IOW(ATOMBLK_IOC_MAGIC, 2, struct atomblk_remove)
+#define ATOMBLK_IOC_RESIZE _IOW(ATOMBLK_IOC_MAGIC, 3, struct atomblk_resize)
+#define ATOMBLK_IOC_STATUS _IOWR(ATOMBLK_IOC_MAGIC, 4, struct atomblk_status)
+#define ATOMBLK_IOC_LIST _IOWR(ATOMBLK_IOC_MAGIC, 5, struct atomblk_list)
+
+#endif /* _UAPI_ATOMBLK_H */
