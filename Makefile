@@ -9,7 +9,7 @@ KERNELS ?= 6.1 6.12
 export ATOMBLK_VERSION := $(VERSION)
 
 .PHONY: all deps agent agent-asan kmod kmod-all test bench demo vm-shell lint clean \
-	test-unit test-unit-asan test-grpc test-grpc-asan test-proto test-helm \
+	test-unit test-unit-asan test-grpc test-grpc-asan test-proto test-helm test-image \
 	$(addprefix test-vm-,$(KERNELS))
 
 all: agent
@@ -27,12 +27,13 @@ agent-asan: deps
 
 # --- kernel modules -------------------------------------------------------------
 # `make kmod KDIR=/lib/modules/X/build` builds atom.ko + atom_client.ko for one
-# kernel into $(BUILD)/kmod/<kernel release>/; without KDIR, for every Debian 12
+# kernel into $(BUILD)/kmod/<kernel release>/ (the release vermagic carries:
+# Debian's include/config/kernel.release says 6.1.192, not 6.1.0-56-amd64); without KDIR, for every Debian 12
 # kernel in $(KERNELS) (headers unpacked by scripts/kernel-cache), test
 # variants included.
 ifdef KDIR
 kmod: deps
-	$(MAKE) -C atom-kmod KDIR=$(KDIR) O=$(abspath $(BUILD))/kmod/$$(cat $(KDIR)/include/config/kernel.release) modules
+	$(MAKE) -C atom-kmod KDIR=$(KDIR) O=$(abspath $(BUILD))/kmod/$$(sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h) modules
 else
 kmod: kmod-all
 endif
@@ -63,6 +64,8 @@ test-proto: agent
 	@tests/proto/run $(BUILD)
 test-helm: deps
 	@tests/helm/run
+test-image: agent kmod-all
+	@tests/image/run $(BUILD)
 $(addprefix test-vm-,$(KERNELS)): test-vm-%: agent kmod-all
 	@tests/vm/suite $*
 

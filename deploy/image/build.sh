@@ -1,22 +1,26 @@
 #!/bin/bash
 # build.sh STAGE: turn a Debian 12 root (the image, or a debootstrap folder
-# entered with chroot) into the atomblk image. STAGE holds what the Dockerfile
-# copied: VERSION, bin/{atomblk-agent,atomctl}, kmod/<kernel release>/*.ko
-# (from `make kmod-all`), src/atom-kmod/ (the module sources).
+# entered with chroot) into the atomblk image. STAGE (read-only) holds what the
+# Dockerfile's inputs stage copied: VERSION, build-modules,
+# bin/{atomblk-agent,atomctl}, kmod/<kernel release>/*.ko (from
+# `make kmod-all`), src/atom-kmod/ (the module sources).
 # Result:
 #   /usr/bin/atomblk-agent, /usr/bin/atomctl
+#   /usr/lib/atomblk/VERSION
 #   /usr/lib/atomblk/modules/<version>/<kernel release>/{atom,atom_client}.ko
-#   /usr/lib/atomblk/src/<version>/  module sources (built on the node into
-#                                   /var/lib/atomblk when no prebuilt build fits;
-#                                   not under /usr/src, where the node pod mounts
-#                                   the host's kernel headers)
+#   /usr/lib/atomblk/src/<version>/  module sources (not under /usr/src, where
+#                                   the node pod mounts the host's headers)
+#   /usr/lib/atomblk/build-modules KDIR OUT  builds them on the node (into
+#                                   /var/lib/atomblk/modules/<version>/<krel>)
+#                                   when no prebuilt build fits its kernel
 set -euo pipefail
 stage=${1:?usage: build.sh STAGE}
 version=$(cat "$stage/VERSION")
 
 runtime=(
-	# the agent's shared libraries
-	libgrpc29 libprotobuf-c1 libjansson4 libkmod2 libblkid1 libmount1
+	# the agent's shared libraries (gRPC and protobuf-c are linked in
+	# statically, see agent/agent.mk; tests/image checks ldd finds the rest)
+	libjansson4 libkmod2 libblkid1 libmount1
 	libnvme1 libibverbs1 librdmacm1 ibverbs-providers
 	# what the node agent runs: module loading, filesystems, NVMe-oF
 	kmod e2fsprogs xfsprogs util-linux mount nvme-cli
@@ -32,6 +36,8 @@ apt-get clean
 rm -rf /var/lib/apt/lists/*
 
 install -m 0755 "$stage/bin/atomblk-agent" "$stage/bin/atomctl" /usr/bin/
+install -d /usr/lib/atomblk
+install -m 0755 "$stage/build-modules" /usr/lib/atomblk/build-modules
 
 shopt -s nullglob
 for kdir in "$stage"/kmod/*/; do
@@ -48,12 +54,14 @@ done
 src=/usr/lib/atomblk/src/$version
 install -d "$src"
 cp -a "$stage/src/atom-kmod/." "$src/"
-# Drop build products that may have come along with the sources.
+# Drop build products that may have come along with the sources (atom-kmod's
+# default output folder is build/ inside it).
+rm -rf "$src/build"
 find "$src" \( -name '*.o' -o -name '*.ko' -o -name '*.mod*' \
 	-o -name '.*.cmd' -o -name 'Module.symvers' -o -name 'modules.order' \) -delete
 echo "$version" > /usr/lib/atomblk/VERSION
 
 # The image's own sanity check.
 /usr/bin/atomblk-agent --version
-test -x /usr/bin/atomctl
+/usr/bin/atomctl --version
 test -f "$src/Makefile"
