@@ -51,36 +51,36 @@
 
 /* The self-describing block header (the rest of the block is payload). */
 struct block_header {
-	uint64_t magic;		/* VIO_BLOCK_MAGIC */
-	uint64_t offset;	/* byte offset the block was written at */
-	uint64_t seq;		/* per-block write sequence number, from 1 */
-	uint64_t checksum;	/* over the whole block with this field zero */
+	uint64_t magic; /* VIO_BLOCK_MAGIC */
+	uint64_t offset; /* byte offset the block was written at */
+	uint64_t seq; /* per-block write sequence number, from 1 */
+	uint64_t checksum; /* over the whole block with this field zero */
 };
 
 struct stall {
-	double start_ms;	/* IO issue time, from the run's start */
-	double end_ms;		/* IO completion time */
+	double start_ms; /* IO issue time, from the run's start */
+	double end_ms; /* IO completion time */
 };
 
 struct worker {
 	pthread_t thread;
-	unsigned int index;	/* owns blocks with index % depth == this */
-	uint64_t rng;		/* xorshift state */
+	unsigned int index; /* owns blocks with index % depth == this */
+	uint64_t rng; /* xorshift state */
 	uint64_t ios, writes, reads, errors, verify_failures;
 	double max_latency_ms;
-	struct stall *stalls;	/* IOs that took stall_ms or more */
+	struct stall *stalls; /* IOs that took stall_ms or more */
 	size_t nstalls, stalls_cap;
 };
 
 static struct {
 	const char *path;
 	int fd;
-	uint64_t size;		/* bytes used, a multiple of VIO_BLOCK_SIZE */
+	uint64_t size; /* bytes used, a multiple of VIO_BLOCK_SIZE */
 	uint64_t nblocks;
 	unsigned int depth;
 	unsigned int read_pct;
 	double stall_ms;
-	uint64_t *expected;	/* per block: expected seq (see SEQ_UNKNOWN) */
+	uint64_t *expected; /* per block: expected seq (see SEQ_UNKNOWN) */
 	struct timespec start;
 	atomic_bool stop;
 	atomic_uint_fast64_t total_ios, total_errors, total_verify_failures;
@@ -92,8 +92,7 @@ static double now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (ts.tv_sec - run.start.tv_sec) * 1e3 +
-	       (ts.tv_nsec - run.start.tv_nsec) / 1e6;
+	return (ts.tv_sec - run.start.tv_sec) * 1e3 + (ts.tv_nsec - run.start.tv_nsec) / 1e6;
 }
 
 static uint64_t xorshift64(uint64_t *state)
@@ -136,8 +135,8 @@ static void block_fill(uint64_t *words, uint64_t offset, uint64_t seq)
 }
 
 /* Check a block read back at @offset against what must be there. */
-static bool block_is_valid(const uint64_t *words, uint64_t offset, uint64_t seq,
-			   char *why, size_t whylen)
+static bool block_is_valid(const uint64_t *words, uint64_t offset, uint64_t seq, char *why,
+			   size_t whylen)
 {
 	const struct block_header *hdr = (const struct block_header *)words;
 
@@ -146,8 +145,7 @@ static bool block_is_valid(const uint64_t *words, uint64_t offset, uint64_t seq,
 	else if (hdr->offset != offset)
 		snprintf(why, whylen, "holds offset %" PRIu64, hdr->offset);
 	else if (hdr->seq != seq)
-		snprintf(why, whylen, "holds seq %" PRIu64 ", expected %" PRIu64,
-			 hdr->seq, seq);
+		snprintf(why, whylen, "holds seq %" PRIu64 ", expected %" PRIu64, hdr->seq, seq);
 	else if (hdr->checksum != block_checksum(words))
 		snprintf(why, whylen, "bad checksum");
 	else
@@ -158,8 +156,7 @@ static bool block_is_valid(const uint64_t *words, uint64_t offset, uint64_t seq,
 static void report_error(const char *op, uint64_t offset, const char *what)
 {
 	if (atomic_fetch_add(&run.reported_errors, 1) < MAX_REPORTED_ERRORS)
-		fprintf(stderr, "verifyio: %s at offset %" PRIu64 ": %s\n", op,
-			offset, what);
+		fprintf(stderr, "verifyio: %s at offset %" PRIu64 ": %s\n", op, offset, what);
 }
 
 static void note_latency(struct worker *w, double start_ms, double end_ms)
@@ -301,11 +298,21 @@ static int parse_size(const char *s, uint64_t *ret)
 	unsigned long long v = strtoull(s, &end, 0);
 
 	switch (*end) {
-	case 'G': case 'g': v <<= 10; /* fall through */
-	case 'M': case 'm': v <<= 10; /* fall through */
-	case 'K': case 'k': v <<= 10; end++; break;
-	case '\0': break;
-	default: return -EINVAL;
+	case 'G':
+	case 'g':
+		v <<= 10; /* fall through */
+	case 'M':
+	case 'm':
+		v <<= 10; /* fall through */
+	case 'K':
+	case 'k':
+		v <<= 10;
+		end++;
+		break;
+	case '\0':
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (*end || v < VIO_BLOCK_SIZE)
 		return -EINVAL;
@@ -322,8 +329,8 @@ static void write_progress(const char *path)
 	f = fopen(tmp, "w");
 	if (!f)
 		return;
-	snprintf(line, sizeof(line), "ios=%" PRIuFAST64 " errors=%" PRIuFAST64
-		 " verify_failures=%" PRIuFAST64 "\n",
+	snprintf(line, sizeof(line),
+		 "ios=%" PRIuFAST64 " errors=%" PRIuFAST64 " verify_failures=%" PRIuFAST64 "\n",
 		 atomic_load(&run.total_ios), atomic_load(&run.total_errors),
 		 atomic_load(&run.total_verify_failures));
 	fputs(line, f);
@@ -334,7 +341,7 @@ static void write_progress(const char *path)
 static void usage(void)
 {
 	fprintf(stderr, "usage: verifyio [-d DEPTH] [-s SIZE] [-t SECS] [-S STOPFILE] "
-		"[-p STALL_MS] [-r READ_PCT] [-P PROGRESSFILE] [-l] [-q] [-n] PATH\n");
+			"[-p STALL_MS] [-r READ_PCT] [-P PROGRESSFILE] [-l] [-q] [-n] PATH\n");
 	exit(2);
 }
 
@@ -356,21 +363,42 @@ int main(int argc, char **argv)
 	run.stall_ms = 100;
 	while ((opt = getopt(argc, argv, "d:s:t:S:p:r:P:lqn")) != -1) {
 		switch (opt) {
-		case 'd': run.depth = strtoul(optarg, NULL, 0); break;
-		case 's': if (parse_size(optarg, &size)) usage(); break;
-		case 't': secs = strtod(optarg, NULL); break;
-		case 'S': stopfile = optarg; break;
-		case 'p': run.stall_ms = strtod(optarg, NULL); break;
-		case 'r': run.read_pct = strtoul(optarg, NULL, 0); break;
-		case 'P': progress = optarg; break;
-		case 'l': list_ios = true; break;
-		case 'q': quiet = true; break;
-		case 'n': final_verify = false; break;
-		default: usage();
+		case 'd':
+			run.depth = strtoul(optarg, NULL, 0);
+			break;
+		case 's':
+			if (parse_size(optarg, &size))
+				usage();
+			break;
+		case 't':
+			secs = strtod(optarg, NULL);
+			break;
+		case 'S':
+			stopfile = optarg;
+			break;
+		case 'p':
+			run.stall_ms = strtod(optarg, NULL);
+			break;
+		case 'r':
+			run.read_pct = strtoul(optarg, NULL, 0);
+			break;
+		case 'P':
+			progress = optarg;
+			break;
+		case 'l':
+			list_ios = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'n':
+			final_verify = false;
+			break;
+		default:
+			usage();
 		}
 	}
-	if (optind != argc - 1 || run.depth < 1 || run.depth > 1024 ||
-	    run.read_pct > 100)
+	if (optind != argc - 1 || run.depth < 1 || run.depth > 1024 || run.read_pct > 100)
 		usage();
 	run.path = argv[optind];
 
@@ -416,7 +444,8 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &run.start);
 	for (t = 0; t < run.depth; t++) {
 		workers[t].index = t;
-		workers[t].rng = ((uint64_t)run.start.tv_nsec << 20) ^ (t + 1) * 0x9e3779b97f4a7c15ULL;
+		workers[t].rng =
+			((uint64_t)run.start.tv_nsec << 20) ^ (t + 1) * 0x9e3779b97f4a7c15ULL;
 		if (pthread_create(&workers[t].thread, NULL, worker_main, &workers[t])) {
 			fprintf(stderr, "verifyio: cannot start thread %u\n", t);
 			return 2;

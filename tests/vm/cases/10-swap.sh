@@ -1,5 +1,5 @@
 #!/bin/bash
-# vm-timeout: 420
+# vm-timeout: 600
 # Hot swap under load: a linear volume over a RAM leg and a 2-way mirror over
 # two loop legs, ext4 on both, a verifying writer on each, and the client
 # swapped SWAPS times between the test builds a and b.

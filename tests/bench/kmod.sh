@@ -1,0 +1,58 @@
+#!/bin/bash
+# tests/bench/kmod.sh [SERIES...]: the kernel-module benchmark (issue 3), one
+# VM per kernel (default: 6.1 6.12), printed as a table. Not a test: it only
+# fails when a run cannot complete. Guest side: tests/bench/kmod-guest.sh.
+#   pause per swap: p50/p99/max over BENCH_SWAPS (25) swaps, from the
+#     writer's view (longest stall overlapping the swap) and last_pause_us;
+#   linear/raw and mirror/md-RAID-1 IOPS ratios, 4 KiB random, QD16, ext4.
+set -uo pipefail
+# Parsed whole before it runs: an edit to this file during a run cannot
+# change the running copy.
+{
+top=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+cd "$top"
+series_list=("$@")
+[ ${#series_list[@]} -gt 0 ] || series_list=(6.1 6.12)
+logdir=${BUILD:-$top/build}/bench
+mkdir -p "$logdir"
+
+# pct P: the P-th percentile (nearest rank) of the numbers on stdin.
+pct() { sort -g | awk -v p="$1" '{ v[NR] = $1 } END { if (!NR) { print "-"; exit }
+	r = int((p / 100) * NR + 0.999999); if (r < 1) r = 1; print v[r] }'; }
+field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p"; }
+
+status=0
+echo "kmod bench: QEMU/TCG, 4 KiB random IO at QD16 on ext4 over RAM legs; host load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "goals: zero errors; linear/raw >= 0.95; mirror/md writes >= 0.9, reads >= 1.0"
+printf '%-6s | %-28s | %-28s | %-12s | %-20s | %s\n' kernel "app pause ms p50/p99/max" \
+	"atom pause ms p50/p99/max" "linear/raw" "mirror/md write,read" "errors"
+for s in "${series_list[@]}"; do
+	out=$logdir/kmod-$s.out
+	tests/vm/run --kernel "$s" --mem 2048 --timeout 900 --no-klog --log "$logdir/kmod-$s.klog" \
+		--add tests/bench/kmod-guest.sh -- BENCH_SWAPS="${BENCH_SWAPS:-25}" \
+		bash /extra/kmod-guest.sh > "$out" 2>&1
+	rc=$?
+	if [ $rc != 0 ] || grep -q 'BENCH error=' "$out"; then
+		echo "bench: kernel $s: run failed (exit $rc), see $out" >&2
+		grep 'BENCH error=' "$out" >&2
+		status=1
+	fi
+	iops() { grep "BENCH io=$1 " "$out" | field iops | awk '{ t += $1 } END { if (NR) printf "%.0f", t / NR }'; }
+	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a && b) printf "%.2f", a / b; else print "-" }'; }
+	app=$(grep 'BENCH swap=' "$out" | field app_pause_ms)
+	atom=$(grep 'BENCH swap=' "$out" | field atom_pause_us | awk '{ printf "%.1f\n", $1 / 1000 }')
+	nsw=$(grep -c 'BENCH swap=' "$out")
+	errs=$(grep -o 'errors=[0-9]*' "$out" | cut -d= -f2 | awk '{ t += $1 } END { print t + 0 }')
+	printf '%-6s | %-28s | %-28s | %-12s | %-20s | %s\n' "$s" \
+		"$(pct 50 <<< "$app")/$(pct 99 <<< "$app")/$(pct 100 <<< "$app") (n=$nsw)" \
+		"$(pct 50 <<< "$atom")/$(pct 99 <<< "$atom")/$(pct 100 <<< "$atom")" \
+		"$(ratio "$(iops linear)" "$(iops raw-leg)")" \
+		"$(ratio "$(iops mirror-write)" "$(iops md-raid1-write)"),$(ratio "$(iops mirror-read)" "$(iops md-raid1-read)")" \
+		"$errs"
+	for n in raw-leg linear md-raid1-write mirror-write md-raid1-read mirror-read; do
+		echo "    $s $n: $(grep "BENCH io=$n " "$out" | field iops | tr '\n' ' ')IOPS per round"
+	done
+	grep 'BENCH linear-scheduler' "$out" | sed "s/^BENCH /    $s atom disk: /"
+done
+exit $status
+}
