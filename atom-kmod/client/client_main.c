@@ -352,4 +352,6 @@ module_exit(client_exit);
 MODULE_DESCRIPTION("atomblk client: volume layouts over legs for atom disks");
 MODULE_LICENSE("GPL");
 MODULE_VERSION(ATOM_CLIENT_VERSION);
+/* The atom ABI this build speaks: the agent checks it before a swap. */
+MODULE_INFO(atom_abi, __stringify(ATOM_ABI_VERSION));
 MODULE_SOFTDEP("pre: atom");
