@@ -10,11 +10,11 @@ BIN := $(O)/bin
 TBIN := $(O)/tests
 
 CC := gcc
-PKGS := grpc libprotobuf-c jansson mount blkid
+PKGS := grpc libprotobuf-c jansson mount blkid libkmod
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
 	-D_GNU_SOURCE -DATOMBLK_VERSION='"$(VERSION)"' \
 	-Iagent -Iatom-kmod/include -I$(GEN) $(shell pkg-config --cflags $(PKGS))
-LDLIBS := -lgrpc -lgpr -lprotobuf-c -ljansson -lmount -lblkid -lpthread
+LDLIBS := -lgrpc -lgpr -lprotobuf-c -ljansson -lmount -lblkid -lkmod -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -80,8 +80,10 @@ $(BIN)/%: $(OBJ)/cmd/%.o $(LIB)
 # used (--as-needed). Sanitizer builds keep the shared libraries.
 # A grpc or OpenSSL security update needs a rebuild of the agent.
 AGENT_STATIC_LIBS := $(filter-out -ldl -lrt -pthread -latomic,$(shell pkg-config --static --libs grpc libprotobuf-c)) -lstdc++
+# atomctl is linked the same way, so that it runs on a node (and in the test
+# VM) with only the agent's few shared libraries.
 ifneq ($(SANITIZE),1)
-$(BIN)/atomblk-agent: $(OBJ)/cmd/atomblk-agent.o $(LIB)
+$(BIN)/atomblk-agent $(BIN)/atomctl: $(BIN)/%: $(OBJ)/cmd/%.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -static-libgcc -o $@ $^ -Wl,-Bstatic $(AGENT_STATIC_LIBS) -Wl,-Bdynamic \
 		-Wl,--as-needed $(filter-out -lgrpc -lgpr -lprotobuf-c,$(LDLIBS)) -lm -latomic -ldl

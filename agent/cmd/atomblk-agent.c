@@ -19,9 +19,13 @@
 
 #include "csi/csi.h"
 #include "lib/config.h"
+#include "lib/kmods.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
+#include "lib/roots.h"
 #include "lib/rpc_server.h"
 #include "lib/status.h"
+#include "lib/upgrade.h"
 
 extern char **environ;
 
@@ -43,6 +47,14 @@ static void log_call(void *userdata, const char *method, grpc_status_code status
 		return;
 	log_write(level, "call finished", "method=%s status=%s duration_us=%lld details=\"%s\"",
 		  method, status_name(status), (long long)duration_us, details ? details : "");
+}
+
+/* The server's observer when metrics are on: log, then count. */
+static void log_and_count_call(void *userdata, const char *method, grpc_status_code status,
+			       const char *details, int64_t duration_us)
+{
+	log_call(NULL, method, status, details, duration_us);
+	metrics_observe_call(userdata, method, status, duration_us);
 }
 
 /* ATOMBLK_TEST_PROBE_DELAY_MS: see struct csi_plugin; tests only. */
@@ -85,6 +97,107 @@ static int ready_file_write(const char *path)
 	return 0;
 }
 
+/* Probe's kernel hook: the atom and a client are loaded. */
+static bool kernel_ready(struct csi_plugin *plugin)
+{
+	return kmods_is_loaded(UPGRADE_ATOM_MODULE) && kmods_is_loaded(UPGRADE_CLIENT_MODULE);
+}
+
+static bool modules_dir_has_client(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/atom_client.ko", dir);
+	return access(path, R_OK) == 0;
+}
+
+static const char *upgrade_log_message(enum upgrade_outcome outcome)
+{
+	switch (outcome) {
+	case UPGRADE_OUTCOME_INSTALLED:
+		return "client installed";
+	case UPGRADE_OUTCOME_UPGRADED:
+		return "client upgraded";
+	case UPGRADE_OUTCOME_REFUSED:
+		return "client upgrade refused";
+	case UPGRADE_OUTCOME_ROLLED_BACK:
+		return "client upgrade failed, rolled back";
+	case UPGRADE_OUTCOME_BROKEN:
+		return "client upgrade failed, no client serves the disks";
+	default:
+		return "client current";
+	}
+}
+
+/*
+ * Bring the node's modules to the client this agent ships (lib/upgrade.h):
+ * load, swap, or roll back; log what happened. Test hooks (never set in a
+ * deployment): ATOMBLK_TEST_PAUSE_AT=locked|after-rmmod|after-insmod stops
+ * there for a kill -9; ATOMBLK_TEST_CLIENT_PARAMS are insmod parameters for
+ * the shipped client (e.g. fail_adopt=1 with a fault-injection build).
+ */
+static void kernel_prepare(const struct agent_config *cfg)
+{
+	const char *pause_at = getenv("ATOMBLK_TEST_PAUSE_AT");
+	struct upgrade_config ucfg = {
+		.client_params = getenv("ATOMBLK_TEST_CLIENT_PARAMS"),
+		.state_dir = cfg->state_dir,
+		.run_dir = cfg->run_dir,
+		.trigger = "agent",
+	};
+	char modules_dir[PATH_MAX];
+	struct upgrade_report rep;
+	int r;
+
+	if (pause_at && upgrade_pause_point_parse(pause_at, &ucfg.test_pause_at) < 0)
+		log_warn("unknown ATOMBLK_TEST_PAUSE_AT, ignored", "value=\"%s\"", pause_at);
+	if (cfg->modules_dir[0]) {
+		snprintf(modules_dir, sizeof(modules_dir), "%s", cfg->modules_dir);
+	} else {
+		char built[PATH_MAX], base[PATH_MAX + 16];
+
+		/*
+		 * The image's prebuilt modules, else those the image's
+		 * build-modules compiled on this node (<state-dir>/modules/...).
+		 */
+		snprintf(modules_dir, sizeof(modules_dir), "%s", CONFIG_DEFAULT_MODULES_BASE);
+		upgrade_default_modules_dir(CONFIG_DEFAULT_MODULES_BASE, ATOMBLK_VERSION,
+					    modules_dir, sizeof(modules_dir));
+		snprintf(base, sizeof(base), "%s/modules", cfg->state_dir);
+		if (!modules_dir_has_client(modules_dir) &&
+		    upgrade_default_modules_dir(base, ATOMBLK_VERSION, built, sizeof(built)) == 0 &&
+		    modules_dir_has_client(built))
+			snprintf(modules_dir, sizeof(modules_dir), "%s", built);
+	}
+	ucfg.modules_dir = modules_dir;
+	log_info("checking the kernel modules", "modules_dir=\"%s\"", modules_dir);
+	r = upgrade_run(&ucfg, &rep);
+	if (r < 0) {
+		log_error("cannot run the module upgrade", "error=\"%s\"", strerror(-r));
+		return;
+	}
+	switch (rep.outcome) {
+	case UPGRADE_OUTCOME_CURRENT:
+		log_info("client current", "version=%s disks=%u", rep.running, rep.disks);
+		break;
+	case UPGRADE_OUTCOME_INSTALLED:
+	case UPGRADE_OUTCOME_UPGRADED:
+		log_info(upgrade_log_message(rep.outcome),
+			 "from=%s to=%s disks=%u swap_us=%llu max_pause_us=%llu resumed=%s",
+			 rep.from[0] ? rep.from : "none", rep.to, rep.disks,
+			 (unsigned long long)rep.swap_us, (unsigned long long)rep.max_pause_us,
+			 rep.resumed ? "true" : "false");
+		break;
+	default:
+		log_error(upgrade_log_message(rep.outcome),
+			  "from=%s to=%s running=%s step=%s error=\"%s\" message=\"%s\"",
+			  rep.from[0] ? rep.from : "none", rep.to[0] ? rep.to : "unknown",
+			  rep.running[0] ? rep.running : "none", rep.step, strerror(-rep.error),
+			  rep.message);
+		break;
+	}
+}
+
 static const char *describe_start_error(int err)
 {
 	switch (err) {
@@ -99,11 +212,43 @@ static const char *describe_start_error(int err)
 	}
 }
 
+/*
+ * The Node service: its roots from the configuration, its journal, its
+ * methods. On failure *ret may be set; the caller frees it after the server.
+ */
+static int node_service_start(const struct agent_config *cfg, struct rpc_server *server,
+			      struct csi_node **ret)
+{
+	const struct csi_node_config node_cfg = {
+		.node_id = cfg->node_id,
+		.max_volumes = cfg->max_volumes,
+		.topology = cfg->topology,
+	};
+	int r;
+
+	r = roots_set(ROOT_KUBELET, cfg->kubelet_dir);
+	if (r == 0)
+		r = roots_set(ROOT_STATE, cfg->state_dir);
+	if (r == 0)
+		r = csi_node_new(&node_cfg, ret);
+	if (r < 0) {
+		log_error("cannot start the Node service", "state_dir=\"%s\" error=\"%s\"",
+			  cfg->state_dir, r == -EBADMSG ? "corrupt journal" : strerror(-r));
+		return r;
+	}
+	r = csi_node_register(server, *ret);
+	if (r < 0)
+		log_error("cannot register the Node service", "error=\"%s\"", strerror(-r));
+	return r;
+}
+
 int main(int argc, char *argv[])
 {
 	struct rpc_server_config server_cfg = {};
 	struct csi_plugin plugin = {};
 	struct rpc_server *server = NULL;
+	struct csi_node *node = NULL;
+	struct metrics *metrics = NULL;
 	struct agent_config cfg;
 	enum config_action action;
 	char *error = NULL;
@@ -143,6 +288,22 @@ int main(int argc, char *argv[])
 								     NULL;
 	server_cfg.workers = cfg.workers;
 	server_cfg.observer = log_call;
+	if (cfg.metrics_addr[0]) {
+		r = metrics_new(cfg.state_dir, &metrics);
+		if (r == 0)
+			r = metrics_serve(metrics, cfg.metrics_addr);
+		if (r < 0) {
+			/* Storage matters more than metrics: go on without them. */
+			log_error("cannot serve metrics", "metrics_addr=%s error=\"%s\"",
+				  cfg.metrics_addr, strerror(-r));
+			metrics = metrics_free(metrics);
+		} else {
+			server_cfg.observer = log_and_count_call;
+			server_cfg.observer_userdata = metrics;
+			log_info("serving metrics", "metrics_addr=%s port=%d", cfg.metrics_addr,
+				 metrics_port(metrics));
+		}
+	}
 	if (cfg.endpoint.kind == ENDPOINT_TCP && cfg.has_tcp_endpoint) {
 		log_error("--tcp-endpoint needs a unix --endpoint", "endpoint=%s",
 			  cfg.endpoint.target);
@@ -159,6 +320,16 @@ int main(int argc, char *argv[])
 		log_error("cannot register the Identity service", "error=\"%s\"", strerror(-r));
 		goto out_free;
 	}
+	/* Modules first: the Node service rebuilds its state from the kernel. */
+	if (cfg.mode != AGENT_MODE_CONTROLLER && !cfg.no_module_management) {
+		kernel_prepare(&cfg);
+		plugin.kernel_ready = kernel_ready;
+	}
+	if (cfg.mode != AGENT_MODE_CONTROLLER) {
+		r = node_service_start(&cfg, server, &node);
+		if (r < 0)
+			goto out_free;
+	}
 	/*
 	 * Ready as soon as calls can be answered: set before the listeners open,
 	 * so that no Probe ever sees "not ready" from a serving agent. If start
@@ -173,7 +344,9 @@ int main(int argc, char *argv[])
 			  describe_start_error(r));
 		goto out_free;
 	}
-	if (cfg.ready_file[0]) {
+	if (cfg.ready_file[0] && !csi_plugin_ready(&plugin)) {
+		log_error("not ready: no client module serves the disks; no ready file", NULL);
+	} else if (cfg.ready_file[0]) {
 		r = ready_file_write(cfg.ready_file);
 		if (r < 0)
 			log_warn("cannot write the ready file", "path=\"%s\" error=\"%s\"",
@@ -203,10 +376,14 @@ int main(int argc, char *argv[])
 		log_warn("in-flight calls cancelled at the shutdown timeout", "timeout_ms=%d",
 			 cfg.shutdown_timeout_ms);
 	rpc_server_free(server);
+	csi_node_free(node);
+	metrics_free(metrics);
 	log_info("stopped", NULL);
 	return r < 0 ? EXIT_RUNTIME_FAILURE : EXIT_SUCCESS;
 
 out_free:
 	rpc_server_free(server);
+	csi_node_free(node);
+	metrics_free(metrics);
 	return EXIT_RUNTIME_FAILURE;
 }

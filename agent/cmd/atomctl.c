@@ -5,8 +5,16 @@
  *   atomctl [--endpoint E] [--timeout SECS] csi <Method> [JSON|-]
  *
  * calls any CSI method of a running agent (or any CSI plugin) with a JSON
- * request and prints the reply as JSON. Further commands (status, upgrade,
- * rollback) plug into the command table below.
+ * request and prints the reply as JSON.
+ *
+ *   atomctl status [--json]
+ *   atomctl upgrade --client PATH [--params P]
+ *   atomctl rollback
+ *
+ * work on the node itself, with or without a running agent: status reads
+ * sysfs, the client's control device and the upgrade journal; upgrade and
+ * rollback run the agent's own sequence (lib/upgrade.h) under the same lock.
+ * Their options: --state-dir, --run-dir, --modules-dir (as the agent's).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,10 +28,16 @@
 #include <jansson.h>
 
 #include "csi.pb-c.h"
+#include "lib/atomsys.h"
+#include "lib/config.h"
 #include "lib/endpoint.h"
+#include "lib/journal.h"
+#include "lib/kmods.h"
 #include "lib/pbjson.h"
 #include "lib/rpc_client.h"
 #include "lib/status.h"
+#include "lib/upgrade.h"
+#include "lib/volctl.h"
 
 /* Exit codes: scripts may rely on these. */
 #define EXIT_LOCAL_FAILURE 1 /* could not run the call or decode the reply */
@@ -263,16 +277,320 @@ static int cmd_csi(const struct atomctl_opts *opts, int argc, char **argv)
 	return code;
 }
 
+/* --- node commands: status, upgrade, rollback ------------------------------------ */
+
+struct node_opts {
+	const char *state_dir; /* --state-dir */
+	const char *run_dir; /* --run-dir */
+	char modules_dir[PATH_MAX]; /* --modules-dir, else the agent's default */
+	const char *client; /* upgrade --client */
+	const char *params; /* upgrade --params */
+	bool json; /* status --json */
+};
+
+/* Parse the node commands' options; EXIT_USAGE or 0. */
+static int node_opts_parse(int argc, char **argv, struct node_opts *o)
+{
+	static const struct option long_opts[] = { { "state-dir", required_argument, NULL, 's' },
+						   { "run-dir", required_argument, NULL, 'r' },
+						   { "modules-dir", required_argument, NULL, 'm' },
+						   { "client", required_argument, NULL, 'c' },
+						   { "params", required_argument, NULL, 'p' },
+						   { "json", no_argument, NULL, 'j' },
+						   {} };
+	int c;
+
+	o->state_dir = getenv("ATOMBLK_STATE_DIR");
+	if (!o->state_dir || !*o->state_dir)
+		o->state_dir = CONFIG_DEFAULT_STATE_DIR;
+	o->run_dir = getenv("ATOMBLK_RUN_DIR");
+	if (!o->run_dir || !*o->run_dir)
+		o->run_dir = CONFIG_DEFAULT_RUN_DIR;
+	if (getenv("ATOMBLK_MODULES_DIR") && *getenv("ATOMBLK_MODULES_DIR"))
+		snprintf(o->modules_dir, sizeof(o->modules_dir), "%s",
+			 getenv("ATOMBLK_MODULES_DIR"));
+	else if (upgrade_default_modules_dir(CONFIG_DEFAULT_MODULES_BASE, ATOMBLK_VERSION,
+					     o->modules_dir, sizeof(o->modules_dir)) < 0)
+		snprintf(o->modules_dir, sizeof(o->modules_dir), "%s", CONFIG_DEFAULT_MODULES_BASE);
+	optind = 0; /* a full rescan: main parsed with another optstring */
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->state_dir = optarg;
+			break;
+		case 'r':
+			o->run_dir = optarg;
+			break;
+		case 'm':
+			snprintf(o->modules_dir, sizeof(o->modules_dir), "%s", optarg);
+			break;
+		case 'c':
+			o->client = optarg;
+			break;
+		case 'p':
+			o->params = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "atomctl: %s: unexpected argument \"%s\"\n", argv[0], argv[optind]);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The upgrade journal's records (read-only), or an empty object. */
+static json_t *upgrade_records(const char *state_dir)
+{
+	static const char *const keys[] = { "pending", "last_upgrade", "last_failure", "counters" };
+	json_t *out = json_object();
+	struct journal *j;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/" UPGRADE_JOURNAL_FILE, state_dir);
+	if (journal_open(path, &j) < 0)
+		return out;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v;
+
+		if (journal_get(j, keys[i], &v) == 0)
+			json_object_set_new(out, keys[i], v);
+	}
+	journal_free(j);
+	return out;
+}
+
+/* Everything status shows, as one JSON object. */
+static json_t *status_collect(const struct node_opts *o)
+{
+	struct atomblk_list_entry *vols = NULL;
+	struct atomsys_disk *disks = NULL;
+	struct atomsys_module m;
+	char version[KMODS_VERSION_MAX];
+	size_t ndisks = 0, nvols = 0;
+	uint64_t held = 0;
+	json_t *st, *jdisks, *jvols;
+	bool atom_loaded;
+
+	st = json_object();
+	atom_loaded = atomsys_module_read(&m) == 0;
+	json_object_set_new(st, "atom",
+			    atom_loaded ? json_pack("{s:b, s:i}", "loaded", 1, "abi_version",
+						    (int)m.abi_version) :
+					  json_pack("{s:b}", "loaded", 0));
+	if (kmods_loaded_version(UPGRADE_CLIENT_MODULE, version, sizeof(version)) == 0)
+		json_object_set_new(st, "client",
+				    json_pack("{s:b, s:s}", "loaded", 1, "version", version));
+	else
+		json_object_set_new(st, "client", json_pack("{s:b}", "loaded", 0));
+	if (atom_loaded) {
+		json_object_set_new(st, "generation", json_integer((json_int_t)m.generation));
+		json_object_set_new(st, "attached_client", json_string(m.client_version));
+	}
+	jdisks = json_array();
+	if (atomsys_disks_list(&disks, &ndisks) == 0) {
+		for (size_t i = 0; i < ndisks; i++) {
+			held += disks[i].held_requests;
+			json_array_append_new(
+				jdisks,
+				json_pack("{s:s, s:s, s:s, s:I, s:I}", "disk", disks[i].name,
+					  "volume_id", disks[i].volume_id, "state",
+					  atomsys_disk_state_name(disks[i].state), "held_requests",
+					  (json_int_t)disks[i].held_requests, "last_pause_us",
+					  (json_int_t)disks[i].last_pause_us));
+		}
+		free(disks);
+	}
+	json_object_set_new(st, "disks", jdisks);
+	json_object_set_new(st, "held_requests", json_integer((json_int_t)held));
+	jvols = json_array();
+	if (volctl_list(&vols, &nvols) == 0) {
+		for (size_t i = 0; i < nvols; i++)
+			json_array_append_new(jvols,
+					      json_pack("{s:s, s:s, s:s, s:I, s:s}", "id",
+							vols[i].id, "disk", vols[i].disk, "layout",
+							volctl_layout_name(vols[i].layout), "size",
+							(json_int_t)vols[i].size, "state",
+							volctl_volume_state_name(vols[i].state)));
+		free(vols);
+	}
+	json_object_set_new(st, "volumes", jvols);
+	json_object_set_new(st, "upgrade", upgrade_records(o->state_dir));
+	return st;
+}
+
+static const char *jstr(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s && *s ? s : "-";
+}
+
+static long long jint(json_t *obj, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(obj, key));
+}
+
+static void status_print_human(json_t *st)
+{
+	json_t *atom = json_object_get(st, "atom"), *client = json_object_get(st, "client");
+	json_t *up = json_object_get(st, "upgrade"), *v, *rec;
+	size_t i;
+
+	printf("atom:        %s",
+	       json_is_true(json_object_get(atom, "loaded")) ? "loaded" : "not loaded");
+	if (json_is_true(json_object_get(atom, "loaded")))
+		printf(" (abi %lld, generation %lld)", jint(atom, "abi_version"),
+		       jint(st, "generation"));
+	printf("\nclient:      %s\n", json_is_true(json_object_get(client, "loaded")) ?
+					      jstr(client, "version") :
+					      "not loaded");
+	printf("held:        %lld requests\n", jint(st, "held_requests"));
+	printf("disks:\n");
+	json_array_foreach(json_object_get(st, "disks"), i, v)
+		printf("  %-8s %-24s %-9s held=%lld last_pause_us=%lld\n", jstr(v, "disk"),
+		       jstr(v, "volume_id"), jstr(v, "state"), jint(v, "held_requests"),
+		       jint(v, "last_pause_us"));
+	printf("volumes:\n");
+	json_array_foreach(json_object_get(st, "volumes"), i, v)
+		printf("  %-24s %-8s %-7s %lld bytes %s\n", jstr(v, "id"), jstr(v, "disk"),
+		       jstr(v, "layout"), jint(v, "size"), jstr(v, "state"));
+	rec = json_object_get(up, "pending");
+	if (rec)
+		printf("pending:     swap %s -> %s (unfinished)\n", jstr(rec, "from"),
+		       jstr(rec, "to"));
+	rec = json_object_get(up, "last_upgrade");
+	if (rec)
+		printf("last change: %s %s -> %s at %lld, swap %lld us, max pause %lld us (%s)\n",
+		       jstr(rec, "outcome"), jstr(rec, "from"), jstr(rec, "to"), jint(rec, "at"),
+		       jint(rec, "swap_us"), jint(rec, "max_pause_us"), jstr(rec, "trigger"));
+	rec = json_object_get(up, "last_failure");
+	if (rec)
+		printf("last failure: %s -> %s at %lld, %s in %s: %s (running %s)\n",
+		       jstr(rec, "from"), jstr(rec, "to"), jint(rec, "at"), jstr(rec, "outcome"),
+		       jstr(rec, "step"), jstr(rec, "message"), jstr(rec, "running"));
+	rec = json_object_get(up, "counters");
+	if (rec)
+		printf("counters:    upgrades=%lld installs=%lld failed=%lld rolled_back=%lld\n",
+		       jint(rec, "upgrades"), jint(rec, "installs"), jint(rec, "failed"),
+		       jint(rec, "rolled_back"));
+}
+
+static int cmd_status(const struct atomctl_opts *opts, int argc, char **argv)
+{
+	struct node_opts o = {};
+	json_t *st;
+	int code;
+
+	code = node_opts_parse(argc, argv, &o);
+	if (code)
+		return code;
+	st = status_collect(&o);
+	if (o.json) {
+		char *text = json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	} else {
+		status_print_human(st);
+	}
+	json_decref(st);
+	return fflush(stdout) == 0 ? 0 : EXIT_LOCAL_FAILURE;
+}
+
+/* Run the upgrade sequence towards @client and print what happened. */
+static int node_upgrade(const struct node_opts *o, const char *client, const char *params,
+			const char *trigger)
+{
+	const struct upgrade_config cfg = {
+		.modules_dir = o->modules_dir,
+		.client_path = client,
+		.client_params = params,
+		.state_dir = o->state_dir,
+		.run_dir = o->run_dir,
+		.trigger = trigger,
+	};
+	struct upgrade_report rep;
+	int r;
+
+	r = upgrade_run(&cfg, &rep);
+	if (r < 0) {
+		fprintf(stderr, "atomctl: %s: %s\n", trigger,
+			r == -EBUSY ? "another upgrade holds the node's lock" : strerror(-r));
+		return EXIT_LOCAL_FAILURE;
+	}
+	printf("outcome=%s from=%s to=%s running=%s disks=%u swap_us=%llu max_pause_us=%llu\n",
+	       upgrade_outcome_name(rep.outcome), rep.from[0] ? rep.from : "none",
+	       rep.to[0] ? rep.to : "unknown", rep.running[0] ? rep.running : "none", rep.disks,
+	       (unsigned long long)rep.swap_us, (unsigned long long)rep.max_pause_us);
+	if (upgrade_outcome_failed(rep.outcome)) {
+		fprintf(stderr, "atomctl: %s failed at %s: %s\n", trigger, rep.step, rep.message);
+		return EXIT_LOCAL_FAILURE;
+	}
+	return 0;
+}
+
+static int cmd_upgrade(const struct atomctl_opts *opts, int argc, char **argv)
+{
+	struct node_opts o = {};
+	int code;
+
+	code = node_opts_parse(argc, argv, &o);
+	if (code)
+		return code;
+	if (!o.client) {
+		fprintf(stderr, "atomctl: upgrade: --client PATH is required\n");
+		return EXIT_USAGE;
+	}
+	return node_upgrade(&o, o.client, o.params, "atomctl upgrade");
+}
+
+static int cmd_rollback(const struct atomctl_opts *opts, int argc, char **argv)
+{
+	char version[KMODS_VERSION_MAX], kept[PATH_MAX];
+	struct node_opts o = {};
+	int code, r;
+
+	code = node_opts_parse(argc, argv, &o);
+	if (code)
+		return code;
+	r = upgrade_previous_version(o.state_dir, version, sizeof(version));
+	if (r == 0)
+		r = upgrade_kept_client(o.state_dir, version, kept, sizeof(kept));
+	if (r < 0) {
+		fprintf(stderr, "atomctl: rollback: %s\n",
+			r == -ENOENT ? "no upgrade recorded on this node" : strerror(-r));
+		return EXIT_LOCAL_FAILURE;
+	}
+	return node_upgrade(&o, kept, NULL, "atomctl rollback");
+}
+
 static const struct atomctl_command commands[] = {
 	{ "csi", cmd_csi, "<Method> [JSON|-]",
 	  "call a CSI method with a JSON request, print the JSON reply" },
+	{ "status", cmd_status, "[--json]",
+	  "modules, versions, disks, volumes, last upgrade (no agent needed)" },
+	{ "upgrade", cmd_upgrade, "--client PATH [--params P]",
+	  "hot-swap the client module for the build at PATH, rolling back on failure" },
+	{ "rollback", cmd_rollback, "",
+	  "go back to the client the last upgrade replaced (kept on the node)" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: atomctl [OPTIONS] COMMAND [ARGS]\n\nCommands:\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %s %-20s %s\n", commands[i].name, commands[i].args, commands[i].help);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		char synopsis[64];
+
+		snprintf(synopsis, sizeof(synopsis), "%s %s", commands[i].name, commands[i].args);
+		fprintf(f, "  %-35s %s\n", synopsis, commands[i].help);
+	}
 	fprintf(f,
 		"\nOptions:\n"
 		"  -e, --endpoint E   agent endpoint: unix:///path, /path, host:port\n"

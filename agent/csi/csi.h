@@ -40,4 +40,28 @@ int csi_identity_register(struct rpc_server *server, struct csi_plugin *plugin);
 /* csi_plugin_ready() - what Probe answers: serving and the kernel side ready. */
 bool csi_plugin_ready(struct csi_plugin *plugin);
 
+/* The Node service (csi/node.c). */
+#define CSI_NODE_TOPOLOGY_KEY "topology.atomblk.io/node" /* default segment: this node's id */
+
+struct csi_node_config {
+	const char *node_id; /* NodeGetInfo's node_id */
+	unsigned int max_volumes; /* NodeGetInfo's max_volumes_per_node; 0 = no limit */
+	const char *topology; /* "k=v[,k=v]"; NULL or "" = CSI_NODE_TOPOLOGY_KEY=<node_id> */
+};
+
+struct csi_node;
+
+/*
+ * csi_node_new() - open the node's journal (<ROOT_STATE>/node.json; the
+ * directory is created at the first write) and compare it with the kernel
+ * (logged).
+ * Return: 0; -EINVAL for a malformed topology; -EBADMSG for a corrupt
+ * journal; -errno.
+ */
+int csi_node_new(const struct csi_node_config *cfg, struct csi_node **ret);
+struct csi_node *csi_node_free(struct csi_node *node);
+
+/* csi_node_register() - add the Node service's methods to @server. */
+int csi_node_register(struct rpc_server *server, struct csi_node *node);
+
 #endif

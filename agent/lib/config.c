@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Agent configuration from flags and environment; see config.h. */
 #include "lib/config.h"
+#include "lib/roots.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -81,6 +82,94 @@ static int apply_workers(struct agent_config *cfg, const char *value)
 	return 0;
 }
 
+/* An absolute path without "." or ".." components (a trailing slash is dropped). */
+static int apply_dir(char *dst, size_t size, const char *value)
+{
+	size_t len = strlen(value);
+
+	if (!path_is_normal_absolute(value) || len >= size)
+		return -EINVAL;
+	while (len > 1 && value[len - 1] == '/')
+		len--;
+	memcpy(dst, value, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+static int apply_kubelet_dir(struct agent_config *cfg, const char *value)
+{
+	return apply_dir(cfg->kubelet_dir, sizeof(cfg->kubelet_dir), value);
+}
+
+static int apply_state_dir(struct agent_config *cfg, const char *value)
+{
+	return apply_dir(cfg->state_dir, sizeof(cfg->state_dir), value);
+}
+
+static int apply_max_volumes(struct agent_config *cfg, const char *value)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (errno || end == value || *end || n < 0 || n > 100000)
+		return -EINVAL;
+	cfg->max_volumes = (unsigned int)n;
+	return 0;
+}
+
+/* "key=value[,key=value]": non-empty keys and values, no empty pairs. */
+static int apply_topology(struct agent_config *cfg, const char *value)
+{
+	const char *p = value;
+
+	if (strlen(value) >= sizeof(cfg->topology))
+		return -EINVAL;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		const char *eq = memchr(p, '=', len);
+
+		if (!eq || eq == p || eq == p + len - 1)
+			return -EINVAL;
+		p += len;
+		if (*p == ',' && !*++p)
+			return -EINVAL;
+	}
+	strcpy(cfg->topology, value);
+	return 0;
+}
+
+/* The metrics listener's address, checked for a port ("" = off). */
+static int apply_metrics_addr(struct agent_config *cfg, const char *value)
+{
+	if (strlen(value) >= sizeof(cfg->metrics_addr) || (value[0] && !strchr(value, ':')))
+		return -EINVAL;
+	strcpy(cfg->metrics_addr, value);
+	return 0;
+}
+
+static int apply_modules_dir(struct agent_config *cfg, const char *value)
+{
+	return apply_dir(cfg->modules_dir, sizeof(cfg->modules_dir), value);
+}
+
+static int apply_run_dir(struct agent_config *cfg, const char *value)
+{
+	return apply_dir(cfg->run_dir, sizeof(cfg->run_dir), value);
+}
+
+static int apply_manage_modules(struct agent_config *cfg, const char *value)
+{
+	if (!strcmp(value, "true"))
+		cfg->no_module_management = false;
+	else if (!strcmp(value, "false"))
+		cfg->no_module_management = true;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 static const struct config_option config_options[] = {
 	{ "endpoint", "CSI_ENDPOINT", apply_endpoint,
 	  "CSI socket: unix:///path, /path or host:port (default " CONFIG_DEFAULT_ENDPOINT ")" },
@@ -98,6 +187,24 @@ static const struct config_option config_options[] = {
 	  "how long in-flight calls may run after SIGTERM: 10s, 500ms (default 10s)" },
 	{ "workers", "ATOMBLK_WORKERS", apply_workers,
 	  "worker threads running CSI calls, 1-64 (default 4)" },
+	{ "kubelet-dir", "ATOMBLK_KUBELET_DIR", apply_kubelet_dir,
+	  "CSI staging and target paths lie below it (default " CONFIG_DEFAULT_KUBELET_DIR ")" },
+	{ "state-dir", "ATOMBLK_STATE_DIR", apply_state_dir,
+	  "the node's journal directory (default " CONFIG_DEFAULT_STATE_DIR ")" },
+	{ "max-volumes", "ATOMBLK_MAX_VOLUMES", apply_max_volumes,
+	  "volumes this node may stage, 0 = no limit (default 0)" },
+	{ "topology", "ATOMBLK_TOPOLOGY", apply_topology,
+	  "this node's topology, key=value[,key=value] (default topology.atomblk.io/node=<node id>)" },
+	{ "metrics-addr", "ATOMBLK_METRICS_ADDR", apply_metrics_addr,
+	  "host:port (or :port) for Prometheus metrics on /metrics, '' = off" },
+	{ "modules-dir", "ATOMBLK_MODULES_DIR", apply_modules_dir,
+	  "the shipped atom.ko and atom_client.ko (default " CONFIG_DEFAULT_MODULES_BASE
+	  "/<version>/<kernel release>)" },
+	{ "run-dir", "ATOMBLK_RUN_DIR", apply_run_dir,
+	  "node-local runtime files: the upgrade lock (default " CONFIG_DEFAULT_RUN_DIR ")" },
+	{ "manage-modules", "ATOMBLK_MANAGE_MODULES", apply_manage_modules,
+	  "true: load/upgrade the kernel modules at start and be ready only with a client;"
+	  " false: leave them alone (hosts that cannot load modules, tests) (default true)" },
 };
 
 #define CONFIG_OPTION_COUNT (sizeof(config_options) / sizeof(config_options[0]))
@@ -151,7 +258,7 @@ int config_parse_duration_ms(const char *text, int *ret_ms)
 
 const char *config_usage(void)
 {
-	static char text[2048];
+	static char text[4096];
 	size_t pos;
 
 	if (text[0])
@@ -218,6 +325,9 @@ static void config_defaults(struct agent_config *cfg)
 	strcpy(cfg->ready_file, CONFIG_DEFAULT_READY_FILE);
 	cfg->shutdown_timeout_ms = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS;
 	cfg->workers = CONFIG_DEFAULT_WORKERS;
+	strcpy(cfg->kubelet_dir, CONFIG_DEFAULT_KUBELET_DIR);
+	strcpy(cfg->state_dir, CONFIG_DEFAULT_STATE_DIR);
+	strcpy(cfg->run_dir, CONFIG_DEFAULT_RUN_DIR);
 }
 
 int config_parse(int argc, char *const argv[], char *const envp[], struct agent_config *ret,

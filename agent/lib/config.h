@@ -24,6 +24,11 @@ enum agent_mode {
 #define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
 #define CONFIG_DEFAULT_WORKERS 4
 #define CONFIG_NODE_ID_MAX 256 /* the CSI spec's limit for node_id */
+#define CONFIG_DEFAULT_KUBELET_DIR "/var/lib/kubelet"
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/atomblk"
+#define CONFIG_TOPOLOGY_MAX 1024
+#define CONFIG_DEFAULT_MODULES_BASE "/usr/lib/atomblk/modules" /* + /<version>/<uname -r> */
+#define CONFIG_DEFAULT_RUN_DIR "/run/atomblk"
 
 struct agent_config {
 	struct endpoint endpoint; /* --endpoint / CSI_ENDPOINT (unix or TCP) */
@@ -35,6 +40,14 @@ struct agent_config {
 	char ready_file[PATH_MAX]; /* --ready-file / ATOMBLK_READY_FILE; "" = none */
 	int shutdown_timeout_ms; /* --shutdown-timeout / ATOMBLK_SHUTDOWN_TIMEOUT, default 10s */
 	unsigned int workers; /* --workers / ATOMBLK_WORKERS, default 4 */
+	char kubelet_dir[PATH_MAX]; /* --kubelet-dir / ATOMBLK_KUBELET_DIR: CSI paths lie below */
+	char state_dir[PATH_MAX]; /* --state-dir / ATOMBLK_STATE_DIR: the node journal */
+	unsigned int max_volumes; /* --max-volumes / ATOMBLK_MAX_VOLUMES, default 0 = no limit */
+	char topology[CONFIG_TOPOLOGY_MAX]; /* --topology / ATOMBLK_TOPOLOGY: k=v[,k=v] */
+	char metrics_addr[256]; /* --metrics-addr / ATOMBLK_METRICS_ADDR: host:port, "" = off */
+	char modules_dir[PATH_MAX]; /* --modules-dir / ATOMBLK_MODULES_DIR; "" = default */
+	char run_dir[PATH_MAX]; /* --run-dir / ATOMBLK_RUN_DIR: the upgrade lock's directory */
+	bool no_module_management; /* --manage-modules=false / ATOMBLK_MANAGE_MODULES */
 };
 
 enum config_action {

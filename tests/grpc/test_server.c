@@ -100,7 +100,7 @@ static int probe(struct rpc_client *client, bool *ret_ready)
 
 static void unknown_methods_get_unimplemented_without_waiting_for_the_deadline(void **state)
 {
-	const char *methods[] = { "/csi.v1.Node/NodeStageVolume", "/no.such.Service/Method",
+	const char *methods[] = { "/csi.v1.Controller/CreateVolume", "/no.such.Service/Method",
 				  "/csi.v1.Identity/NoSuchMethod" };
 	struct agent_proc agent;
 	struct rpc_client *client;

@@ -218,6 +218,7 @@ int agent_proc_launch(struct agent_proc *p, const char *const extra_argv[])
 	args[n++] = "test-node";
 	args[n++] = "--ready-file";
 	args[n++] = ready;
+	args[n++] = "--manage-modules=false"; /* the host cannot load kernel modules */
 	for (int i = 0; extra_argv && extra_argv[i]; i++) {
 		if (n >= AGENT_MAX_ARGS)
 			return -E2BIG;

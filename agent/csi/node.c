@@ -1,0 +1,1474 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * CSI Node service: assemble a volume from its legs on an atom disk
+ * (Stage), format it only when blank and mount it; bind it into pods
+ * (Publish), raw block volumes as the disk's device node bound on a file;
+ * report usage and condition; grow volumes online.
+ *
+ * Where the legs come from, for now (NVMe-oF legs come with the
+ * Controller): the volume context.
+ *   atomblk.io/layout   "linear" (default) or "mirror"
+ *   atomblk.io/legs     comma-separated block device paths, in order
+ *   atomblk.io/size     bytes (optional; default: all the legs hold)
+ *
+ * The kernel is the truth (client status, atom sysfs, mount table); the
+ * journal (<state dir>/node.json) keeps what the kernel cannot say: where
+ * and how a volume was staged. Every call is idempotent; a second call on
+ * a volume while one runs gets ABORTED. Paths must lie under the kubelet
+ * directory. Secrets are never looked at, let alone logged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "csi.pb-c.h"
+#include "csi/csi.h"
+#include "lib/atomsys.h"
+#include "lib/fsprobe.h"
+#include "lib/fsutil.h"
+#include "lib/journal.h"
+#include "lib/log.h"
+#include "lib/mounts.h"
+#include "lib/roots.h"
+#include "lib/status.h"
+#include "lib/volctl.h"
+#include "lib/vollock.h"
+
+#define NODE_JOURNAL_FILE "node.json"
+#define NODE_DEFAULT_FS "ext4"
+#define NODE_WHY_MAX (2 * PATH_MAX + 256) /* a call's error message: two paths and text */
+#define NODE_TOPOLOGY_SEGMENTS_MAX 8
+
+struct topology_segment {
+	char key[128];
+	char value[128];
+};
+
+struct csi_node {
+	char node_id[CONFIG_NODE_ID_MAX + 1];
+	unsigned int max_volumes; /* 0: no limit */
+	unsigned int n_segments;
+	struct topology_segment segments[NODE_TOPOLOGY_SEGMENTS_MAX];
+	struct journal *journal; /* volume id -> staged volume */
+	struct vollock *locks; /* volumes with a call in progress */
+};
+
+/* A volume as the journal records it. */
+struct node_volume {
+	char disk[ATOMBLK_DISK_NAME_MAX]; /* "atom0" */
+	char staging[PATH_MAX]; /* staging_target_path it was staged at */
+	bool block; /* raw block, else a filesystem */
+	char fs[FSPROBE_TYPE_MAX]; /* "ext4", "xfs"; "" for block */
+	bool staged; /* false: assembled, stage not finished */
+};
+
+/* What Stage needs to assemble a volume, from the volume context. */
+struct node_volume_spec {
+	enum atomblk_layout layout;
+	unsigned int nr_legs;
+	char legs[ATOMBLK_LEGS_MAX][ATOMBLK_PATH_MAX];
+	uint64_t size; /* 0: everything the legs hold */
+};
+
+/* Set @ret_details and return the gRPC status for -@err. */
+static grpc_status_code fail(char **ret_details, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static grpc_status_code fail(char **ret_details, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(ret_details, fmt, ap) < 0)
+		*ret_details = NULL;
+	va_end(ap);
+	return status_from_errno(err);
+}
+
+/* The spec's code for "another call on this volume is in progress". */
+static grpc_status_code fail_busy(char **ret_details, const char *volume_id)
+{
+	return fail(ret_details, -EALREADY, "an operation on volume %s is already in progress",
+		    volume_id);
+}
+
+/* ---- journal records --------------------------------------------------------- */
+
+static int volume_load(struct csi_node *node, const char *id, struct node_volume *ret)
+{
+	const char *disk, *staging, *access, *fs;
+	json_t *rec;
+	int staged, r;
+
+	r = journal_get(node->journal, id, &rec);
+	if (r < 0)
+		return r;
+	r = json_unpack(rec, "{s:s, s:s, s:s, s:s, s:b}", "disk", &disk, "staging", &staging,
+			"access", &access, "fs", &fs, "staged", &staged);
+	if (r == 0) {
+		memset(ret, 0, sizeof(*ret));
+		snprintf(ret->disk, sizeof(ret->disk), "%s", disk);
+		snprintf(ret->staging, sizeof(ret->staging), "%s", staging);
+		ret->block = !strcmp(access, "block");
+		snprintf(ret->fs, sizeof(ret->fs), "%s", fs);
+		ret->staged = staged;
+	}
+	json_decref(rec);
+	return r < 0 ? -EBADMSG : 0;
+}
+
+static int volume_store(struct csi_node *node, const char *id, const struct node_volume *v)
+{
+	json_t *rec;
+	int r;
+
+	/* Created on first use, so an agent that never stages writes nothing. */
+	if (mkdir(roots_get(ROOT_STATE), 0700) < 0 && errno != EEXIST)
+		return -errno;
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:b}", "disk", v->disk, "staging", v->staging,
+			"access", v->block ? "block" : "mount", "fs", v->fs, "staged", v->staged);
+	if (!rec)
+		return -ENOMEM;
+	r = journal_set(node->journal, id, rec);
+	json_decref(rec);
+	return r;
+}
+
+/* ---- request checks ---------------------------------------------------------- */
+
+static bool volume_id_valid(const char *id, char **ret_details, grpc_status_code *ret_code)
+{
+	if (!id || !id[0]) {
+		*ret_code = fail(ret_details, -EINVAL, "volume_id is required");
+		return false;
+	}
+	if (strlen(id) >= ATOMBLK_ID_MAX) {
+		*ret_code = fail(ret_details, -EINVAL, "volume_id is longer than %d bytes",
+				 ATOMBLK_ID_MAX - 1);
+		return false;
+	}
+	return true;
+}
+
+/* @path (named @field) is set and lies under the kubelet directory. */
+static bool path_valid(const char *field, const char *path, char **ret_details,
+		       grpc_status_code *ret_code)
+{
+	if (!path || !path[0]) {
+		*ret_code = fail(ret_details, -EINVAL, "%s is required", field);
+		return false;
+	}
+	if (strlen(path) >= PATH_MAX - 64 || !roots_contains(ROOT_KUBELET, path)) {
+		*ret_code =
+			fail(ret_details, -EINVAL, "%s '%s' is not a normal path under %s", field,
+			     path, roots_get(ROOT_KUBELET)[0] ? roots_get(ROOT_KUBELET) : "/");
+		return false;
+	}
+	return true;
+}
+
+static bool access_mode_readonly(Csi__V1__VolumeCapability__AccessMode__Mode mode)
+{
+	return mode == CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_READER_ONLY ||
+	       mode == CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__MULTI_NODE_READER_ONLY;
+}
+
+/*
+ * A capability this node can serve: block or mount (ext4, xfs or unset)
+ * with a single-node access mode (a volume lives on one node's atom disk).
+ */
+static bool capability_valid(const Csi__V1__VolumeCapability *cap, char **ret_details,
+			     grpc_status_code *ret_code)
+{
+	if (!cap) {
+		*ret_code = fail(ret_details, -EINVAL, "volume_capability is required");
+		return false;
+	}
+	if (!cap->access_mode) {
+		*ret_code = fail(ret_details, -EINVAL, "volume_capability.access_mode is required");
+		return false;
+	}
+	switch (cap->access_mode->mode) {
+	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_WRITER:
+	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_READER_ONLY:
+	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_SINGLE_WRITER:
+	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_MULTI_WRITER:
+		break;
+	default:
+		*ret_code = fail(ret_details, -EINVAL,
+				 "access mode %d is not supported (single-node modes only)",
+				 (int)cap->access_mode->mode);
+		return false;
+	}
+	if (cap->access_type_case == CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK)
+		return true;
+	if (cap->access_type_case != CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_MOUNT || !cap->mount) {
+		*ret_code = fail(ret_details, -EINVAL,
+				 "volume_capability needs an access type (block or mount)");
+		return false;
+	}
+	if (cap->mount->fs_type[0] && !fsutil_fs_supported(cap->mount->fs_type)) {
+		*ret_code =
+			fail(ret_details, -EINVAL, "fs_type '%s' is not supported (ext4 or xfs)",
+			     cap->mount->fs_type);
+		return false;
+	}
+	return true;
+}
+
+/* The capability's mount_flags as MS_* flags and filesystem data. */
+static int capability_mount_options(const Csi__V1__VolumeCapability *cap, unsigned long *ret_flags,
+				    char **ret_data)
+{
+	char joined[1024] = "";
+	size_t len = 0;
+
+	*ret_flags = 0;
+	*ret_data = NULL;
+	if (cap->access_type_case != CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_MOUNT)
+		return 0;
+	for (size_t i = 0; i < cap->mount->n_mount_flags; i++) {
+		int n = snprintf(joined + len, sizeof(joined) - len, "%s%s", len ? "," : "",
+				 cap->mount->mount_flags[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(joined) - len)
+			return -EINVAL;
+		len += (size_t)n;
+	}
+	return mounts_parse_options(joined, ret_flags, ret_data);
+}
+
+static const char *context_get(Csi__V1__NodeStageVolumeRequest__VolumeContextEntry **entries,
+			       size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(entries[i]->key, key))
+			return entries[i]->value;
+	return NULL;
+}
+
+/* Parse the volume context's atomblk.io/ keys; -EINVAL with a message. */
+static int volume_spec_parse(const Csi__V1__NodeStageVolumeRequest *req,
+			     struct node_volume_spec *ret, char *msg, size_t msg_size)
+{
+	const char *layout =
+		context_get(req->volume_context, req->n_volume_context, "atomblk.io/layout");
+	const char *legs =
+		context_get(req->volume_context, req->n_volume_context, "atomblk.io/legs");
+	const char *size =
+		context_get(req->volume_context, req->n_volume_context, "atomblk.io/size");
+	const char *p;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->layout = ATOMBLK_LAYOUT_LINEAR;
+	if (layout && volctl_layout_parse(layout, &ret->layout) < 0) {
+		snprintf(msg, msg_size, "atomblk.io/layout '%s' is not linear or mirror", layout);
+		return -EINVAL;
+	}
+	if (!legs || !legs[0]) {
+		snprintf(msg, msg_size,
+			 "volume context atomblk.io/legs (the volume's block devices) is required");
+		return -EINVAL;
+	}
+	for (p = legs; *p;) {
+		size_t len = strcspn(p, ",");
+
+		if (ret->nr_legs == ATOMBLK_LEGS_MAX || len == 0 || len >= ATOMBLK_PATH_MAX) {
+			snprintf(msg, msg_size, "atomblk.io/legs '%s': at most %d non-empty paths",
+				 legs, ATOMBLK_LEGS_MAX);
+			return -EINVAL;
+		}
+		memcpy(ret->legs[ret->nr_legs], p, len);
+		ret->legs[ret->nr_legs][len] = '\0';
+		if (!path_is_normal_absolute(ret->legs[ret->nr_legs])) {
+			snprintf(msg, msg_size, "atomblk.io/legs: '%s' is not an absolute path",
+				 ret->legs[ret->nr_legs]);
+			return -EINVAL;
+		}
+		ret->nr_legs++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (ret->layout == ATOMBLK_LAYOUT_MIRROR &&
+	    (ret->nr_legs < ATOMBLK_MIRROR_LEGS_MIN || ret->nr_legs > ATOMBLK_MIRROR_LEGS_MAX)) {
+		snprintf(msg, msg_size, "a mirror needs %d to %d legs, got %u",
+			 ATOMBLK_MIRROR_LEGS_MIN, ATOMBLK_MIRROR_LEGS_MAX, ret->nr_legs);
+		return -EINVAL;
+	}
+	if (size) {
+		char *end;
+
+		errno = 0;
+		ret->size = strtoull(size, &end, 10);
+		if (errno || end == size || *end || size[0] == '-' || ret->size == 0 ||
+		    ret->size % ATOMBLK_SIZE_ALIGN) {
+			snprintf(msg, msg_size,
+				 "atomblk.io/size '%s' is not a positive multiple of %d bytes",
+				 size, ATOMBLK_SIZE_ALIGN);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* ---- kernel side ------------------------------------------------------------- */
+
+static int disk_node_path(const char *disk, char *buf, size_t size)
+{
+	return roots_path(ROOT_DEV, disk, buf, size);
+}
+
+static int disk_devno(const char *disk, dev_t *ret)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int r;
+
+	r = disk_node_path(disk, path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISBLK(st.st_mode))
+		return -ENOTBLK;
+	*ret = st.st_rdev;
+	return 0;
+}
+
+/* Largest size the layout can have over these legs; -errno if a leg is unusable. */
+static int legs_capacity(enum atomblk_layout layout, unsigned int nr_legs, const char *const legs[],
+			 uint64_t *ret, char *msg, size_t msg_size)
+{
+	uint64_t sizes[ATOMBLK_LEGS_MAX];
+	int r;
+
+	for (unsigned int i = 0; i < nr_legs; i++) {
+		r = volctl_device_size(legs[i], &sizes[i]);
+		if (r < 0) {
+			snprintf(msg, msg_size, "leg %s: %s", legs[i], strerror(-r));
+			/* A leg that is missing or no block device: the request names a wrong one. */
+			return r == -ENOTBLK || r == -ENOENT ? -EINVAL : r;
+		}
+	}
+	*ret = volctl_layout_capacity(layout, sizes, nr_legs);
+	return 0;
+}
+
+static const char *volctl_error(int err)
+{
+	switch (err) {
+	case -ENOTCONN:
+		return "the atom_client module is not loaded";
+	case -ESHUTDOWN:
+		return "the atom_client module is being replaced";
+	default:
+		return strerror(-err);
+	}
+}
+
+/*
+ * Find or create the volume's atom disk. An existing volume must have the
+ * requested legs (a retried Stage, or a volume adopted across a restart).
+ * *@ret_created says whether this call created it.
+ */
+static int volume_assemble(const char *id, const struct node_volume_spec *spec,
+			   char disk[ATOMBLK_DISK_NAME_MAX], bool *ret_created, char *msg,
+			   size_t msg_size)
+{
+	struct atomblk_status status;
+	struct volctl_spec create = {
+		.id = id,
+		.layout = spec->layout,
+		.nr_legs = spec->nr_legs,
+		.size = spec->size,
+	};
+	uint64_t capacity;
+	int r;
+
+	*ret_created = false;
+	r = volctl_status(id, &status);
+	if (r == 0) {
+		bool same = status.layout == spec->layout && status.nr_legs == spec->nr_legs;
+
+		for (unsigned int i = 0; same && i < spec->nr_legs; i++)
+			same = !strcmp(status.legs[i].path, spec->legs[i]);
+		if (!same) {
+			snprintf(msg, msg_size, "volume %s exists on %s with other legs or layout",
+				 id, status.disk);
+			return -EEXIST;
+		}
+		strcpy(disk, status.disk);
+		return 0;
+	}
+	if (r != -ENOENT) {
+		snprintf(msg, msg_size, "volume status: %s", volctl_error(r));
+		return r == -ENOTCONN ? -EAGAIN : r;
+	}
+
+	for (unsigned int i = 0; i < spec->nr_legs; i++)
+		create.legs[i] = spec->legs[i];
+	r = legs_capacity(spec->layout, spec->nr_legs, create.legs, &capacity, msg, msg_size);
+	if (r < 0)
+		return r;
+	if (!create.size)
+		create.size = capacity;
+	if (create.size > capacity || create.size == 0) {
+		snprintf(msg, msg_size,
+			 "size %" PRIu64 " does not fit the legs (%" PRIu64 " bytes)", create.size,
+			 capacity);
+		return -ERANGE;
+	}
+	r = volctl_create(&create, disk);
+	if (r < 0) {
+		snprintf(msg, msg_size, "create volume: %s", volctl_error(r));
+		if (r == -ENOTCONN)
+			return -EAGAIN;
+		if (r == -EBUSY) /* a leg used by another volume */
+			return -EBUSY;
+		return r == -ENOENT ? -EINVAL : r; /* unknown leg: a bad request */
+	}
+	*ret_created = true;
+	return 0;
+}
+
+/* ---- NodeStageVolume --------------------------------------------------------- */
+
+/* Mount the volume's disk on the staging path, formatting it only if blank. */
+static int stage_mount(const char *id, const Csi__V1__VolumeCapability *cap, struct node_volume *v,
+		       char *msg, size_t msg_size)
+{
+	const char *want_fs = cap->mount->fs_type[0] ? cap->mount->fs_type : NULL;
+	char dev[PATH_MAX], found[FSPROBE_TYPE_MAX], err[FSUTIL_ERR_MAX];
+	struct mount_entry *entry;
+	unsigned long flags;
+	char *data = NULL;
+	dev_t devno;
+	int r;
+
+	r = disk_node_path(v->disk, dev, sizeof(dev));
+	if (r == 0)
+		r = disk_devno(v->disk, &devno);
+	if (r < 0) {
+		snprintf(msg, msg_size, "device node of %s: %s", v->disk, strerror(-r));
+		return r;
+	}
+
+	entry = malloc(sizeof(*entry));
+	if (!entry)
+		return -ENOMEM;
+	r = mounts_find_target(NULL, v->staging, entry);
+	if (r == 0) {
+		bool ours = entry->devno == devno;
+
+		if (ours)
+			snprintf(v->fs, sizeof(v->fs), "%s", entry->fstype);
+		else
+			snprintf(msg, msg_size, "%s already has another filesystem mounted (%s)",
+				 v->staging, entry->source);
+		free(entry);
+		if (ours && want_fs && strcmp(want_fs, v->fs)) {
+			snprintf(msg, msg_size, "volume is staged with %s, %s requested", v->fs,
+				 want_fs);
+			return -EEXIST;
+		}
+		return ours ? 0 : -EEXIST;
+	}
+	free(entry);
+	if (r != -ENOENT) {
+		snprintf(msg, msg_size, "mount table: %s", strerror(-r));
+		return r;
+	}
+
+	r = fsprobe_type(dev, found);
+	if (r < 0) {
+		snprintf(msg, msg_size, "probe %s: %s", dev,
+			 r == -EMEDIUMTYPE ? "conflicting signatures; refusing to format" :
+					     strerror(-r));
+		return r == -EMEDIUMTYPE ? -EBUSY : r;
+	}
+	if (!found[0]) {
+		const char *fs = want_fs ? want_fs : NODE_DEFAULT_FS;
+
+		r = fsutil_mkfs(fs, dev, err, sizeof(err));
+		if (r < 0) {
+			snprintf(msg, msg_size, "mkfs.%s %s: %s", fs, dev,
+				 r == -EIO ? err : strerror(-r));
+			return r;
+		}
+		log_info("formatted volume", "volume_id=%s disk=%s fs=%s", id, v->disk, fs);
+		snprintf(v->fs, sizeof(v->fs), "%s", fs);
+	} else if (!fsutil_fs_supported(found) || (want_fs && strcmp(found, want_fs))) {
+		snprintf(msg, msg_size, "%s carries %s%s%s; refusing to format it", dev, found,
+			 want_fs ? ", requested " : "", want_fs ? want_fs : "");
+		return -EBUSY; /* FAILED_PRECONDITION: the data is never overwritten */
+	} else {
+		snprintf(v->fs, sizeof(v->fs), "%s", found);
+	}
+
+	r = capability_mount_options(cap, &flags, &data);
+	if (r < 0) {
+		snprintf(msg, msg_size, "mount_flags are not valid mount options");
+		return -EINVAL;
+	}
+	if (access_mode_readonly(cap->access_mode->mode))
+		flags |= MS_RDONLY;
+	if (mkdir(v->staging, 0750) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(msg, msg_size, "mkdir %s: %s", v->staging, strerror(-r));
+		free(data);
+		return r;
+	}
+	r = mounts_mount(dev, v->staging, v->fs, flags, data);
+	free(data);
+	if (r < 0) {
+		snprintf(msg, msg_size, "mount %s on %s: %s", dev, v->staging, strerror(-r));
+		return r == -EBUSY ? -EIO : r;
+	}
+	return 0;
+}
+
+/* The journal says staged: do the kernel's disk and the staging mount agree? */
+static bool volume_still_staged(const char *id, const struct node_volume *v)
+{
+	struct atomsys_disk disk;
+	struct mount_entry *entry;
+	bool staged;
+	dev_t devno;
+
+	if (atomsys_disk_find(id, &disk) < 0 || strcmp(disk.name, v->disk))
+		return false;
+	if (v->block)
+		return true;
+	if (disk_devno(v->disk, &devno) < 0)
+		return false;
+	entry = malloc(sizeof(*entry));
+	if (!entry)
+		return false;
+	staged = mounts_find_target(NULL, v->staging, entry) == 0 && entry->devno == devno;
+	free(entry);
+	return staged;
+}
+
+static grpc_status_code node_stage(void *userdata, const ProtobufCMessage *msg,
+				   ProtobufCMessage **ret_resp, char **ret_details)
+{
+	const Csi__V1__NodeStageVolumeRequest *req = (const Csi__V1__NodeStageVolumeRequest *)msg;
+	struct csi_node *node = userdata;
+	Csi__V1__NodeStageVolumeResponse *resp;
+	struct node_volume_spec spec;
+	struct node_volume v;
+	grpc_status_code code;
+	char why[NODE_WHY_MAX] = "";
+	bool block, created = false;
+	unsigned long flags;
+	char *data = NULL;
+	int r;
+
+	if (!volume_id_valid(req->volume_id, ret_details, &code) ||
+	    !path_valid("staging_target_path", req->staging_target_path, ret_details, &code) ||
+	    !capability_valid(req->volume_capability, ret_details, &code))
+		return code;
+	if (volume_spec_parse(req, &spec, why, sizeof(why)) < 0)
+		return fail(ret_details, -EINVAL, "%s", why);
+	if (capability_mount_options(req->volume_capability, &flags, &data) < 0)
+		return fail(ret_details, -EINVAL, "mount_flags are not valid mount options");
+	free(data); /* parsed again when mounting */
+	block = req->volume_capability->access_type_case ==
+		CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK;
+
+	if (vollock_try(node->locks, req->volume_id) < 0)
+		return fail_busy(ret_details, req->volume_id);
+
+	r = volume_load(node, req->volume_id, &v);
+	if (r == 0) {
+		const char *want_fs = block ? "" : req->volume_capability->mount->fs_type;
+
+		if (strcmp(v.staging, req->staging_target_path)) {
+			r = -EEXIST;
+			snprintf(why, sizeof(why), "volume is staged at %s", v.staging);
+		} else if (v.block != block || (want_fs[0] && v.fs[0] && strcmp(v.fs, want_fs))) {
+			r = -EEXIST;
+			snprintf(why, sizeof(why), "volume is staged as %s%s",
+				 v.block ? "block" : "mount ", v.fs);
+		}
+	} else if (r == -ENOENT) {
+		r = 0;
+		if (node->max_volumes && journal_count(node->journal) >= node->max_volumes) {
+			r = -ENOSPC;
+			snprintf(why, sizeof(why),
+				 "this node already holds its maximum of %u volumes",
+				 node->max_volumes);
+		}
+		memset(&v, 0, sizeof(v));
+		snprintf(v.staging, sizeof(v.staging), "%s", req->staging_target_path);
+		v.block = block;
+	} else {
+		snprintf(why, sizeof(why), "journal: %s", strerror(-r));
+	}
+	if (r < 0)
+		goto out;
+	/* Staged and still there: answer without the client (it may be mid-upgrade). */
+	if (v.staged && volume_still_staged(req->volume_id, &v))
+		goto out;
+
+	r = volume_assemble(req->volume_id, &spec, v.disk, &created, why, sizeof(why));
+	if (r < 0)
+		goto out;
+	/* Journal first: a crash from here on leaves a record Unstage can clean up. */
+	if (!v.staged) {
+		r = volume_store(node, req->volume_id, &v);
+		if (r < 0) {
+			snprintf(why, sizeof(why), "journal: %s", strerror(-r));
+			goto out;
+		}
+	}
+	if (!block) {
+		r = stage_mount(req->volume_id, req->volume_capability, &v, why, sizeof(why));
+		if (r < 0)
+			goto out;
+	}
+	if (!v.staged) {
+		v.staged = true;
+		r = volume_store(node, req->volume_id, &v);
+		if (r < 0) {
+			snprintf(why, sizeof(why), "journal: %s", strerror(-r));
+			if (created && !block)
+				mounts_umount(v.staging); /* mounted by this call just now */
+			goto out;
+		}
+		log_info("volume staged", "volume_id=%s disk=%s staging=\"%s\" access=%s fs=%s",
+			 req->volume_id, v.disk, v.staging, block ? "block" : "mount",
+			 v.fs[0] ? v.fs : "none");
+	}
+out:
+	/*
+	 * A refused stage leaves nothing behind: undo the assembly this call
+	 * made (a crash instead leaves the journal record for Unstage or a
+	 * retried Stage to finish).
+	 */
+	if (r < 0 && created) {
+		volctl_remove(req->volume_id);
+		journal_remove(node->journal, req->volume_id);
+	}
+	vollock_release(node->locks, req->volume_id);
+	if (r < 0)
+		return fail(ret_details, r, "stage %s: %s", req->volume_id,
+			    why[0] ? why : strerror(-r));
+	resp = malloc(sizeof(*resp));
+	if (!resp)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	csi__v1__node_stage_volume_response__init(resp);
+	*ret_resp = &resp->base;
+	return GRPC_STATUS_OK;
+}
+
+/* ---- NodeUnstageVolume ------------------------------------------------------- */
+
+/* Mounts of @disk other than @except: a published volume cannot be unstaged. */
+static int disk_still_published(const char *disk, const char *except, char *msg, size_t msg_size)
+{
+	struct mount_entry *entries;
+	size_t count;
+	dev_t devno;
+	int r;
+
+	r = disk_devno(disk, &devno);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = mounts_list_device(NULL, devno, disk, &entries, &count);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(entries[i].target, except)) {
+			snprintf(msg, msg_size, "volume is still published at %s",
+				 entries[i].target);
+			r = -EBUSY;
+			break;
+		}
+	}
+	free(entries);
+	return r;
+}
+
+static grpc_status_code node_unstage(void *userdata, const ProtobufCMessage *msg,
+				     ProtobufCMessage **ret_resp, char **ret_details)
+{
+	const Csi__V1__NodeUnstageVolumeRequest *req =
+		(const Csi__V1__NodeUnstageVolumeRequest *)msg;
+	struct csi_node *node = userdata;
+	Csi__V1__NodeUnstageVolumeResponse *resp;
+	struct atomsys_disk disk_status;
+	struct mount_entry *entry = NULL;
+	struct node_volume v;
+	grpc_status_code code;
+	char why[NODE_WHY_MAX] = "";
+	bool known;
+	int r;
+
+	if (!volume_id_valid(req->volume_id, ret_details, &code) ||
+	    !path_valid("staging_target_path", req->staging_target_path, ret_details, &code))
+		return code;
+	if (vollock_try(node->locks, req->volume_id) < 0)
+		return fail_busy(ret_details, req->volume_id);
+
+	r = volume_load(node, req->volume_id, &v);
+	known = r == 0;
+	if (r == -ENOENT) {
+		/* Not in the journal (lost, or a stage that never got that far): ask the kernel. */
+		memset(&v, 0, sizeof(v));
+		snprintf(v.staging, sizeof(v.staging), "%s", req->staging_target_path);
+		r = atomsys_disk_find(req->volume_id, &disk_status);
+		if (r == 0)
+			strcpy(v.disk, disk_status.name);
+		r = 0;
+	}
+	if (r < 0) {
+		snprintf(why, sizeof(why), "journal: %s", strerror(-r));
+		goto out;
+	}
+	/* Staged elsewhere: not staged at this path, so nothing to do here. */
+	if (strcmp(v.staging, req->staging_target_path))
+		goto out;
+
+	if (v.disk[0]) {
+		r = disk_still_published(v.disk, req->staging_target_path, why, sizeof(why));
+		if (r < 0)
+			goto out;
+	}
+	entry = malloc(sizeof(*entry));
+	if (!entry) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (mounts_find_target(NULL, req->staging_target_path, entry) == 0) {
+		r = mounts_umount(req->staging_target_path);
+		if (r < 0) {
+			snprintf(why, sizeof(why), "umount %s: %s", req->staging_target_path,
+				 strerror(-r));
+			goto out;
+		}
+	}
+	if (v.disk[0] || known) {
+		r = volctl_remove(req->volume_id);
+		if (r == -ENOENT)
+			r = 0;
+		if (r < 0) {
+			snprintf(why, sizeof(why), "remove volume: %s", volctl_error(r));
+			if (r == -ENOTCONN)
+				r = -EAGAIN;
+			goto out;
+		}
+	}
+	if (known) {
+		r = journal_remove(node->journal, req->volume_id);
+		if (r < 0) {
+			snprintf(why, sizeof(why), "journal: %s", strerror(-r));
+			goto out;
+		}
+	}
+	if (v.disk[0] || known)
+		log_info("volume unstaged", "volume_id=%s disk=%s staging=\"%s\"", req->volume_id,
+			 v.disk[0] ? v.disk : "none", req->staging_target_path);
+out:
+	free(entry);
+	vollock_release(node->locks, req->volume_id);
+	if (r < 0)
+		return fail(ret_details, r, "unstage %s: %s", req->volume_id,
+			    why[0] ? why : strerror(-r));
+	resp = malloc(sizeof(*resp));
+	if (!resp)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	csi__v1__node_unstage_volume_response__init(resp);
+	*ret_resp = &resp->base;
+	return GRPC_STATUS_OK;
+}
+
+/* ---- NodePublishVolume ------------------------------------------------------- */
+
+/* Is the mount @e the volume's: its filesystem, or its bound device node? */
+static bool mount_is_volume(const struct mount_entry *e, const struct node_volume *v, dev_t devno)
+{
+	char node_root[ATOMBLK_DISK_NAME_MAX + 1];
+
+	if (!v->block)
+		return e->devno == devno;
+	snprintf(node_root, sizeof(node_root), "/%s", v->disk);
+	return !strcmp(e->root, node_root);
+}
+
+static int publish_target_create(const char *target, bool block)
+{
+	int fd;
+
+	if (!block)
+		return mkdir(target, 0750) < 0 && errno != EEXIST ? -errno : 0;
+	fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return errno == EISDIR ? -EISDIR : -errno;
+	close(fd);
+	return 0;
+}
+
+static grpc_status_code node_publish(void *userdata, const ProtobufCMessage *msg,
+				     ProtobufCMessage **ret_resp, char **ret_details)
+{
+	const Csi__V1__NodePublishVolumeRequest *req =
+		(const Csi__V1__NodePublishVolumeRequest *)msg;
+	struct csi_node *node = userdata;
+	Csi__V1__NodePublishVolumeResponse *resp;
+	struct mount_entry *entry = NULL;
+	char source[PATH_MAX], why[NODE_WHY_MAX] = "";
+	struct node_volume v;
+	grpc_status_code code;
+	unsigned long flags = 0;
+	char *data = NULL;
+	bool block, readonly;
+	dev_t devno;
+	int r;
+
+	if (!volume_id_valid(req->volume_id, ret_details, &code) ||
+	    !path_valid("staging_target_path", req->staging_target_path, ret_details, &code) ||
+	    !path_valid("target_path", req->target_path, ret_details, &code) ||
+	    !capability_valid(req->volume_capability, ret_details, &code))
+		return code;
+	if (capability_mount_options(req->volume_capability, &flags, &data) < 0)
+		return fail(ret_details, -EINVAL, "mount_flags are not valid mount options");
+	free(data); /* filesystem options were applied at stage; a bind takes only MS_* flags */
+	block = req->volume_capability->access_type_case ==
+		CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK;
+	readonly = req->readonly || access_mode_readonly(req->volume_capability->access_mode->mode);
+
+	if (vollock_try(node->locks, req->volume_id) < 0)
+		return fail_busy(ret_details, req->volume_id);
+
+	r = volume_load(node, req->volume_id, &v);
+	if (r == -ENOENT || (r == 0 && !v.staged)) {
+		r = -EBUSY; /* FAILED_PRECONDITION */
+		snprintf(why, sizeof(why), "volume is not staged on this node");
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	if (strcmp(v.staging, req->staging_target_path)) {
+		r = -EBUSY;
+		snprintf(why, sizeof(why), "volume is staged at %s", v.staging);
+		goto out;
+	}
+	if (v.block != block) {
+		r = -EINVAL;
+		snprintf(why, sizeof(why), "volume is staged as %s",
+			 v.block ? "block" : "a filesystem");
+		goto out;
+	}
+	r = disk_devno(v.disk, &devno);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "device node of %s: %s", v.disk, strerror(-r));
+		goto out;
+	}
+	if (block)
+		r = disk_node_path(v.disk, source, sizeof(source));
+	else
+		r = snprintf(source, sizeof(source), "%s", v.staging) < 0 ? -EINVAL : 0;
+	if (r < 0)
+		goto out;
+
+	entry = malloc(sizeof(*entry));
+	if (!entry) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = mounts_find_target(NULL, req->target_path, entry);
+	if (r == 0) {
+		if (!mount_is_volume(entry, &v, devno)) {
+			r = -EEXIST;
+			snprintf(why, sizeof(why), "%s has another volume mounted",
+				 req->target_path);
+		} else if (entry->readonly != readonly) {
+			r = -EEXIST;
+			snprintf(why, sizeof(why), "volume is published at %s %s", req->target_path,
+				 entry->readonly ? "read-only" : "read-write");
+		}
+		goto out; /* already published as asked: done */
+	}
+	if (r != -ENOENT)
+		goto out;
+	r = publish_target_create(req->target_path, block);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "create %s: %s", req->target_path, strerror(-r));
+		goto out;
+	}
+	r = mounts_bind(source, req->target_path, readonly, flags & ~MS_RDONLY);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "bind %s on %s: %s", source, req->target_path,
+			 strerror(-r));
+		r = r == -EBUSY ? -EIO : r;
+		goto out;
+	}
+	log_info("volume published", "volume_id=%s target=\"%s\" readonly=%s access=%s",
+		 req->volume_id, req->target_path, readonly ? "true" : "false",
+		 block ? "block" : "mount");
+out:
+	free(entry);
+	vollock_release(node->locks, req->volume_id);
+	if (r < 0)
+		return fail(ret_details, r, "publish %s: %s", req->volume_id,
+			    why[0] ? why : strerror(-r));
+	resp = malloc(sizeof(*resp));
+	if (!resp)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	csi__v1__node_publish_volume_response__init(resp);
+	*ret_resp = &resp->base;
+	return GRPC_STATUS_OK;
+}
+
+/* ---- NodeUnpublishVolume ----------------------------------------------------- */
+
+static grpc_status_code node_unpublish(void *userdata, const ProtobufCMessage *msg,
+				       ProtobufCMessage **ret_resp, char **ret_details)
+{
+	const Csi__V1__NodeUnpublishVolumeRequest *req =
+		(const Csi__V1__NodeUnpublishVolumeRequest *)msg;
+	struct csi_node *node = userdata;
+	Csi__V1__NodeUnpublishVolumeResponse *resp;
+	char why[NODE_WHY_MAX] = "";
+	grpc_status_code code;
+	bool was_mounted = false;
+	struct stat st;
+	int r = 0;
+
+	if (!volume_id_valid(req->volume_id, ret_details, &code) ||
+	    !path_valid("target_path", req->target_path, ret_details, &code))
+		return code;
+	if (vollock_try(node->locks, req->volume_id) < 0)
+		return fail_busy(ret_details, req->volume_id);
+
+	/* Stacked mounts (a retried publish after a crash) all go. */
+	for (int i = 0; i < 8 && mounts_is_mountpoint(NULL, req->target_path); i++) {
+		was_mounted = true;
+		r = mounts_umount(req->target_path);
+		if (r < 0) {
+			snprintf(why, sizeof(why), "umount %s: %s", req->target_path, strerror(-r));
+			goto out;
+		}
+	}
+	/* The SP removes the target it created. */
+	if (lstat(req->target_path, &st) == 0) {
+		r = S_ISDIR(st.st_mode) ? rmdir(req->target_path) : unlink(req->target_path);
+		if (r < 0) {
+			r = -errno;
+			snprintf(why, sizeof(why), "remove %s: %s", req->target_path, strerror(-r));
+			goto out;
+		}
+	}
+	if (was_mounted)
+		log_info("volume unpublished", "volume_id=%s target=\"%s\"", req->volume_id,
+			 req->target_path);
+out:
+	vollock_release(node->locks, req->volume_id);
+	if (r < 0)
+		return fail(ret_details, r, "unpublish %s: %s", req->volume_id,
+			    why[0] ? why : strerror(-r));
+	resp = malloc(sizeof(*resp));
+	if (!resp)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	csi__v1__node_unpublish_volume_response__init(resp);
+	*ret_resp = &resp->base;
+	return GRPC_STATUS_OK;
+}
+
+/* ---- NodeGetVolumeStats ------------------------------------------------------ */
+
+/*
+ * The volume's condition from the kernel: IO held (no client), the disk
+ * abnormal (held IO failed), the volume degraded or failed.
+ * Return: 0 and a malloc'd message when abnormal (*ret_message NULL when fine).
+ */
+static int volume_condition(const char *id, const struct node_volume *v, char **ret_message)
+{
+	struct atomsys_disk disk;
+	struct atomblk_status status;
+	int r;
+
+	*ret_message = NULL;
+	r = atomsys_disk_read(v->disk, &disk);
+	if (r < 0 || strcmp(disk.volume_id, id))
+		return asprintf(ret_message, "no atom disk carries the volume (expected %s)",
+				v->disk) < 0 ?
+			       -ENOMEM :
+			       0;
+	switch (disk.state) {
+	case ATOMSYS_DISK_ATTACHED:
+		break;
+	case ATOMSYS_DISK_HELD:
+		return asprintf(ret_message,
+				"IO is held: no client module attached (%" PRIu64
+				" requests waiting)",
+				disk.held_requests) < 0 ?
+			       -ENOMEM :
+			       0;
+	case ATOMSYS_DISK_ABNORMAL:
+		return asprintf(
+			       ret_message,
+			       "disk %s is abnormal: held IO was failed, IO fails until a client adopts it",
+			       v->disk) < 0 ?
+			       -ENOMEM :
+			       0;
+	default:
+		return asprintf(ret_message, "disk %s is in an unknown state", v->disk) < 0 ?
+			       -ENOMEM :
+			       0;
+	}
+	r = volctl_status(id, &status);
+	if (r < 0)
+		return asprintf(ret_message, "client status: %s", volctl_error(r)) < 0 ? -ENOMEM :
+											 0;
+	if (status.state == ATOMBLK_VOLUME_OK)
+		return 0;
+	for (unsigned int i = 0; i < status.nr_legs; i++) {
+		if (status.legs[i].state == ATOMBLK_LEG_FAULTY)
+			return asprintf(ret_message, "volume %s: leg %s is faulty",
+					volctl_volume_state_name(status.state),
+					status.legs[i].path) < 0 ?
+				       -ENOMEM :
+				       0;
+	}
+	return asprintf(ret_message, "volume %s", volctl_volume_state_name(status.state)) < 0 ?
+		       -ENOMEM :
+		       0;
+}
+
+static Csi__V1__VolumeUsage *usage_new(Csi__V1__VolumeUsage__Unit unit, uint64_t total,
+				       uint64_t available, uint64_t used)
+{
+	Csi__V1__VolumeUsage *u = malloc(sizeof(*u));
+
+	if (!u)
+		return NULL;
+	csi__v1__volume_usage__init(u);
+	u->unit = unit;
+	u->total = (int64_t)total;
+	u->available = (int64_t)available;
+	u->used = (int64_t)used;
+	return u;
+}
+
+static grpc_status_code node_get_volume_stats(void *userdata, const ProtobufCMessage *msg,
+					      ProtobufCMessage **ret_resp, char **ret_details)
+{
+	const Csi__V1__NodeGetVolumeStatsRequest *req =
+		(const Csi__V1__NodeGetVolumeStatsRequest *)msg;
+	struct csi_node *node = userdata;
+	Csi__V1__NodeGetVolumeStatsResponse *resp;
+	Csi__V1__VolumeCondition *condition;
+	grpc_status_code code;
+	struct node_volume v;
+	char *message = NULL;
+	struct statvfs sv;
+	struct stat st;
+	int r;
+
+	if (!volume_id_valid(req->volume_id, ret_details, &code) ||
+	    !path_valid("volume_path", req->volume_path, ret_details, &code))
+		return code;
+	/* No volume lock: a read-only call kubelet makes often; ABORTED would only be noise. */
+	r = volume_load(node, req->volume_id, &v);
+	if (r == -ENOENT)
+		return fail(ret_details, -ENOENT, "volume %s is not staged on this node",
+			    req->volume_id);
+	if (r < 0)
+		return fail(ret_details, r, "journal: %s", strerror(-r));
+	if (stat(req->volume_path, &st) < 0)
+		return fail(ret_details, errno == ENOENT ? -ENOENT : -errno, "volume_path %s: %s",
+			    req->volume_path, strerror(errno));
+
+	resp = malloc(sizeof(*resp));
+	if (!resp)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	csi__v1__node_get_volume_stats_response__init(resp);
+	*ret_resp = &resp->base;
+	resp->usage = calloc(2, sizeof(*resp->usage));
+	if (!resp->usage)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+
+	if (S_ISBLK(st.st_mode)) {
+		uint64_t size;
+
+		if (!v.block)
+			return fail(ret_details, -ENOENT,
+				    "%s is a device, the volume is a filesystem", req->volume_path);
+		r = volctl_device_size(req->volume_path, &size);
+		if (r < 0)
+			return fail(ret_details, r, "size of %s: %s", req->volume_path,
+				    strerror(-r));
+		resp->usage[resp->n_usage] =
+			usage_new(CSI__V1__VOLUME_USAGE__UNIT__BYTES, size, 0, 0);
+		if (!resp->usage[resp->n_usage++])
+			return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	} else {
+		if (v.block || !mounts_is_mountpoint(NULL, req->volume_path))
+			return fail(ret_details, -ENOENT, "volume %s is not mounted at %s",
+				    req->volume_id, req->volume_path);
+		if (statvfs(req->volume_path, &sv) < 0)
+			return fail(ret_details, -errno, "statvfs %s: %s", req->volume_path,
+				    strerror(errno));
+		resp->usage[resp->n_usage] = usage_new(
+			CSI__V1__VOLUME_USAGE__UNIT__BYTES, (uint64_t)sv.f_blocks * sv.f_frsize,
+			(uint64_t)sv.f_bavail * sv.f_frsize,
+			(uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize);
+		if (!resp->usage[resp->n_usage++])
+			return GRPC_STATUS_RESOURCE_EXHAUSTED;
+		resp->usage[resp->n_usage] =
+			usage_new(CSI__V1__VOLUME_USAGE__UNIT__INODES, sv.f_files, sv.f_favail,
+				  sv.f_files - sv.f_ffree);
+		if (!resp->usage[resp->n_usage++])
+			return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	}
+
+	condition = malloc(sizeof(*condition));
+	if (!condition || volume_condition(req->volume_id, &v, &message) < 0) {
+		free(condition);
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	}
+	csi__v1__volume_condition__init(condition);
+	condition->abnormal = message != NULL;
+	condition->message = message ? message : strdup("");
+	resp->volume_condition = condition;
+	return condition->message ? GRPC_STATUS_OK : GRPC_STATUS_RESOURCE_EXHAUSTED;
+}
+
+/* ---- NodeExpandVolume -------------------------------------------------------- */
+
+static grpc_status_code node_expand(void *userdata, const ProtobufCMessage *msg,
+				    ProtobufCMessage **ret_resp, char **ret_details)
+{
+	const Csi__V1__NodeExpandVolumeRequest *req = (const Csi__V1__NodeExpandVolumeRequest *)msg;
+	struct csi_node *node = userdata;
+	Csi__V1__NodeExpandVolumeResponse *resp;
+	const Csi__V1__CapacityRange *range = req->capacity_range;
+	const char *legs[ATOMBLK_LEGS_MAX];
+	char why[NODE_WHY_MAX] = "", err[FSUTIL_ERR_MAX], dev[PATH_MAX];
+	struct atomblk_status status;
+	uint64_t capacity, target;
+	grpc_status_code code;
+	struct node_volume v;
+	const char *mountpoint;
+	int r;
+
+	if (!volume_id_valid(req->volume_id, ret_details, &code) ||
+	    !path_valid("volume_path", req->volume_path, ret_details, &code))
+		return code;
+	if (range && (range->required_bytes < 0 || range->limit_bytes < 0 ||
+		      (range->limit_bytes && range->required_bytes > range->limit_bytes)))
+		return fail(ret_details, -EINVAL, "capacity_range is not valid");
+	if (vollock_try(node->locks, req->volume_id) < 0)
+		return fail_busy(ret_details, req->volume_id);
+
+	r = volume_load(node, req->volume_id, &v);
+	if (r == 0 && !v.staged)
+		r = -ENOENT;
+	if (r < 0) {
+		snprintf(why, sizeof(why), "%s",
+			 r == -ENOENT ? "volume is not staged on this node" : strerror(-r));
+		goto out;
+	}
+	r = volctl_status(req->volume_id, &status);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "volume status: %s", volctl_error(r));
+		r = r == -ENOTCONN ? -EAGAIN : r;
+		goto out;
+	}
+	for (unsigned int i = 0; i < status.nr_legs; i++)
+		legs[i] = status.legs[i].path;
+	r = legs_capacity(status.layout, status.nr_legs, legs, &capacity, why, sizeof(why));
+	if (r < 0)
+		goto out;
+
+	target = range && range->required_bytes ? (uint64_t)range->required_bytes : capacity;
+	target = (target + ATOMBLK_SIZE_ALIGN - 1) / ATOMBLK_SIZE_ALIGN * ATOMBLK_SIZE_ALIGN;
+	if (target > capacity ||
+	    (range && range->limit_bytes && target > (uint64_t)range->limit_bytes)) {
+		r = -ERANGE;
+		snprintf(why, sizeof(why),
+			 "%" PRIu64 " bytes do not fit the legs (%" PRIu64 " bytes) or the limit",
+			 target, capacity);
+		goto out;
+	}
+	if (target > status.size) {
+		r = volctl_resize(req->volume_id, target);
+		if (r < 0) {
+			snprintf(why, sizeof(why), "resize: %s", volctl_error(r));
+			r = r == -ENOTCONN ? -EAGAIN : r;
+			goto out;
+		}
+		log_info("volume resized", "volume_id=%s from=%" PRIu64 " to=%" PRIu64,
+			 req->volume_id, (uint64_t)status.size, target);
+	} else {
+		target = status.size; /* never shrink */
+	}
+
+	if (!v.block) {
+		/* Grow the filesystem every time: a retry after a crash between the two steps finishes it. */
+		mountpoint =
+			mounts_is_mountpoint(NULL, req->volume_path) ? req->volume_path : v.staging;
+		r = disk_node_path(v.disk, dev, sizeof(dev));
+		if (r == 0)
+			r = fsutil_grow(v.fs, dev, mountpoint, err, sizeof(err));
+		if (r < 0) {
+			snprintf(why, sizeof(why), "grow %s on %s: %s", v.fs, dev,
+				 r == -EIO ? err : strerror(-r));
+			goto out;
+		}
+	}
+out:
+	vollock_release(node->locks, req->volume_id);
+	if (r < 0)
+		return fail(ret_details, r, "expand %s: %s", req->volume_id,
+			    why[0] ? why : strerror(-r));
+	resp = malloc(sizeof(*resp));
+	if (!resp)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	csi__v1__node_expand_volume_response__init(resp);
+	resp->capacity_bytes = (int64_t)target;
+	*ret_resp = &resp->base;
+	return GRPC_STATUS_OK;
+}
+
+/* ---- NodeGetInfo, NodeGetCapabilities ---------------------------------------- */
+
+static grpc_status_code node_get_info(void *userdata, const ProtobufCMessage *msg,
+				      ProtobufCMessage **ret_resp, char **ret_details)
+{
+	struct csi_node *node = userdata;
+	Csi__V1__NodeGetInfoResponse *resp = malloc(sizeof(*resp));
+	Csi__V1__Topology *topology;
+
+	if (!resp)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	csi__v1__node_get_info_response__init(resp);
+	*ret_resp = &resp->base;
+	resp->node_id = strdup(node->node_id);
+	resp->max_volumes_per_node = node->max_volumes;
+	topology = malloc(sizeof(*topology));
+	if (!resp->node_id || !topology) {
+		free(topology);
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	}
+	csi__v1__topology__init(topology);
+	resp->accessible_topology = topology;
+	topology->segments = calloc(node->n_segments, sizeof(*topology->segments));
+	if (node->n_segments && !topology->segments)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	for (unsigned int i = 0; i < node->n_segments; i++) {
+		Csi__V1__Topology__SegmentsEntry *e = malloc(sizeof(*e));
+
+		if (!e)
+			return GRPC_STATUS_RESOURCE_EXHAUSTED;
+		csi__v1__topology__segments_entry__init(e);
+		topology->segments[topology->n_segments++] = e;
+		e->key = strdup(node->segments[i].key);
+		e->value = strdup(node->segments[i].value);
+		if (!e->key || !e->value)
+			return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	}
+	return GRPC_STATUS_OK;
+}
+
+static grpc_status_code node_get_capabilities(void *userdata, const ProtobufCMessage *msg,
+					      ProtobufCMessage **ret_resp, char **ret_details)
+{
+	static const Csi__V1__NodeServiceCapability__RPC__Type types[] = {
+		CSI__V1__NODE_SERVICE_CAPABILITY__RPC__TYPE__STAGE_UNSTAGE_VOLUME,
+		CSI__V1__NODE_SERVICE_CAPABILITY__RPC__TYPE__GET_VOLUME_STATS,
+		CSI__V1__NODE_SERVICE_CAPABILITY__RPC__TYPE__EXPAND_VOLUME,
+		CSI__V1__NODE_SERVICE_CAPABILITY__RPC__TYPE__VOLUME_CONDITION,
+		CSI__V1__NODE_SERVICE_CAPABILITY__RPC__TYPE__SINGLE_NODE_MULTI_WRITER,
+	};
+	const size_t n = sizeof(types) / sizeof(types[0]);
+	Csi__V1__NodeGetCapabilitiesResponse *resp = malloc(sizeof(*resp));
+
+	if (!resp)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	csi__v1__node_get_capabilities_response__init(resp);
+	*ret_resp = &resp->base;
+	resp->capabilities = calloc(n, sizeof(*resp->capabilities));
+	if (!resp->capabilities)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	for (size_t i = 0; i < n; i++) {
+		Csi__V1__NodeServiceCapability *cap = malloc(sizeof(*cap));
+		Csi__V1__NodeServiceCapability__RPC *rpc = malloc(sizeof(*rpc));
+
+		if (!cap || !rpc) {
+			free(cap);
+			free(rpc);
+			return GRPC_STATUS_RESOURCE_EXHAUSTED;
+		}
+		csi__v1__node_service_capability__init(cap);
+		csi__v1__node_service_capability__rpc__init(rpc);
+		rpc->type = types[i];
+		cap->type_case = CSI__V1__NODE_SERVICE_CAPABILITY__TYPE_RPC;
+		cap->rpc = rpc;
+		resp->capabilities[resp->n_capabilities++] = cap;
+	}
+	return GRPC_STATUS_OK;
+}
+
+/* ---- service life cycle ------------------------------------------------------ */
+
+/* "key=value[,key=value]": the node's topology segments; -EINVAL if malformed. */
+static int node_parse_topology(const char *text, struct csi_node *node)
+{
+	const char *p = text;
+
+	node->n_segments = 0;
+	while (p && *p) {
+		size_t len = strcspn(p, ","), klen;
+		const char *eq = memchr(p, '=', len);
+		struct topology_segment *s;
+
+		if (!eq || eq == p || node->n_segments == NODE_TOPOLOGY_SEGMENTS_MAX)
+			return -EINVAL;
+		klen = (size_t)(eq - p);
+		s = &node->segments[node->n_segments];
+		if (klen >= sizeof(s->key) || len - klen - 1 >= sizeof(s->value) ||
+		    len - klen - 1 == 0)
+			return -EINVAL;
+		memcpy(s->key, p, klen);
+		s->key[klen] = '\0';
+		memcpy(s->value, eq + 1, len - klen - 1);
+		s->value[len - klen - 1] = '\0';
+		node->n_segments++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/* Compare the journal with the kernel at start and say what was found. */
+static void node_reconcile(struct csi_node *node)
+{
+	json_t *keys, *key;
+	size_t i;
+
+	if (journal_keys(node->journal, &keys) < 0)
+		return;
+	json_array_foreach(keys, i, key)
+	{
+		const char *id = json_string_value(key);
+		struct atomsys_disk disk;
+		struct node_volume v;
+
+		if (volume_load(node, id, &v) < 0) {
+			log_warn("journal record unreadable", "volume_id=%s", id);
+			continue;
+		}
+		if (atomsys_disk_find(id, &disk) == 0) {
+			if (strcmp(disk.name, v.disk)) {
+				log_info("volume moved to another disk",
+					 "volume_id=%s was=%s now=%s", id, v.disk, disk.name);
+				strcpy(v.disk, disk.name);
+				volume_store(node, id, &v);
+			}
+			log_info("volume found", "volume_id=%s disk=%s state=%s staged=%s", id,
+				 disk.name, atomsys_disk_state_name(disk.state),
+				 v.staged ? "true" : "false");
+		} else {
+			log_warn(
+				"volume in the journal has no atom disk; the next stage reassembles it",
+				"volume_id=%s disk=%s", id, v.disk);
+		}
+	}
+	json_decref(keys);
+}
+
+int csi_node_new(const struct csi_node_config *cfg, struct csi_node **ret)
+{
+	char path[PATH_MAX];
+	struct csi_node *node;
+	int r;
+
+	node = calloc(1, sizeof(*node));
+	if (!node)
+		return -ENOMEM;
+	snprintf(node->node_id, sizeof(node->node_id), "%s", cfg->node_id);
+	node->max_volumes = cfg->max_volumes;
+	if (cfg->topology && cfg->topology[0])
+		r = node_parse_topology(cfg->topology, node);
+	else
+		r = snprintf(node->segments[0].value, sizeof(node->segments[0].value), "%s",
+			     cfg->node_id) >= (int)sizeof(node->segments[0].value) ?
+			    -EINVAL :
+			    0;
+	if (!cfg->topology || !cfg->topology[0]) {
+		strcpy(node->segments[0].key, CSI_NODE_TOPOLOGY_KEY);
+		node->n_segments = 1;
+	}
+	if (r == 0)
+		r = roots_path(ROOT_STATE, NODE_JOURNAL_FILE, path, sizeof(path));
+	if (r == 0)
+		r = journal_open(path, &node->journal);
+	if (r == 0)
+		r = vollock_new(&node->locks);
+	if (r < 0) {
+		csi_node_free(node);
+		return r;
+	}
+	node_reconcile(node);
+	*ret = node;
+	return 0;
+}
+
+struct csi_node *csi_node_free(struct csi_node *node)
+{
+	if (!node)
+		return NULL;
+	journal_free(node->journal);
+	vollock_free(node->locks);
+	free(node);
+	return NULL;
+}
+
+int csi_node_register(struct rpc_server *server, struct csi_node *node)
+{
+	const struct rpc_method methods[] = {
+		{ "/csi.v1.Node/NodeStageVolume", &csi__v1__node_stage_volume_request__descriptor,
+		  node_stage, node },
+		{ "/csi.v1.Node/NodeUnstageVolume",
+		  &csi__v1__node_unstage_volume_request__descriptor, node_unstage, node },
+		{ "/csi.v1.Node/NodePublishVolume",
+		  &csi__v1__node_publish_volume_request__descriptor, node_publish, node },
+		{ "/csi.v1.Node/NodeUnpublishVolume",
+		  &csi__v1__node_unpublish_volume_request__descriptor, node_unpublish, node },
+		{ "/csi.v1.Node/NodeGetVolumeStats",
+		  &csi__v1__node_get_volume_stats_request__descriptor, node_get_volume_stats,
+		  node },
+		{ "/csi.v1.Node/NodeExpandVolume", &csi__v1__node_expand_volume_request__descriptor,
+		  node_expand, node },
+		{ "/csi.v1.Node/NodeGetCapabilities",
+		  &csi__v1__node_get_capabilities_request__descriptor, node_get_capabilities,
+		  node },
+		{ "/csi.v1.Node/NodeGetInfo", &csi__v1__node_get_info_request__descriptor,
+		  node_get_info, node },
+	};
+	int r;
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		r = rpc_server_add_method(server, &methods[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
