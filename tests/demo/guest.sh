@@ -1,52 +1,63 @@
 #!/bin/bash
-# The demo, inside the node VM (see tests/demo/run).
-. /tests/lib.sh
-set -u
+# The demo, inside the node VM (see tests/demo/run): the node agent runs as
+# the chart's DaemonSet runs it, a pod's volume is staged and published
+# through CSI, a verifying writer keeps it busy, and the DaemonSet's rolling
+# update is replayed: SIGTERM to the running agent, the next version started,
+# which swaps the client module under the live IO and only then says ready.
+CASE=demo
+. /tests/lib-agent.sh
+
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-fail() { echo "demo: FAILED: $*"; exit 1; }
+fail() { echo "demo: FAILED: $*"; [ -n "${AGENT_NAME:-}" ] && show_agent_log; exit 1; }
+check() { [ -z "$T_REASONS" ] || fail "$T_REASONS"; }
+csi() { atomctl --timeout 120 csi "$@" || fail "$1"; }
 
-say "Node: $(uname -r); loading atom.ko and the shipped client"
-load_atom || fail "insmod atom"
-load_client prod || fail "insmod atom_client"
-echo "atom ABI $(atom_attr abi_version), client $(atom_attr client_name) $(atom_attr client_version), generation $(atom_attr generation)"
+img_old=$(make_image old prod) || fail "image with the shipped client"
+img_new=$(make_image new b) || fail "image with the next client"
+v_old=$(modinfo -F version "$img_old/atom_client.ko") v_new=$(modinfo -F version "$img_new/atom_client.ko")
 
-say "Agent: atomblk-agent serving CSI on /run/csi/csi.sock"
-mkdir -p /run/csi /run/atomblk
-atomblk-agent --endpoint unix:///run/csi/csi.sock --node-id demo-node --mode node \
-	--ready-file /run/atomblk/ready 2> /tmp/agent.log &
-wait_for 10 test -e /run/atomblk/ready || fail "agent not ready: $(cat /tmp/agent.log)"
-export CSI_ENDPOINT=unix:///run/csi/csi.sock
-atomctl csi GetPluginInfo || fail "GetPluginInfo"
-atomctl csi Probe || fail "Probe"
+say "Node $(uname -r): agent $v_old starts as the DaemonSet starts it (first install: loads atom + client)"
+echo "atomblk-agent ${ATOMBLK_AGENT_ARGS[*]}"
+start_agent old "$img_old"
+wait_agent_ready 60 || fail "agent not ready"
+csi GetPluginInfo '{}'
+atomctl status
 
-say "Volume: a 2-way mirror over two legs, ext4, mounted, a verifying writer on it"
+say "A pod's volume: 2-way mirror over two legs, ext4, staged and published through CSI"
 leg0=$(make_loop_leg leg0 160) && leg1=$(make_loop_leg leg1 160) || fail "legs"
-dev=$(atomtool create pvc-demo 128M mirror "$leg0" "$leg1") || fail "create volume"
-atomtool status pvc-demo
-mkfs.ext4 -q "$dev" && mkdir -p /mnt/pvc-demo && mount "$dev" /mnt/pvc-demo || fail "mkfs/mount"
-start_writer app /mnt/pvc-demo/data -d 16 -s 64M -p 20
-wait_progress /tmp/app.prog 500 60 || fail "writer made no progress"
+K=/var/lib/kubelet
+stg=$K/plugins/kubernetes.io/csi/csi.atomblk.io/pvc-demo/globalmount
+tgt=$K/pods/demo-pod/volumes/kubernetes.io~csi/pvc-demo/mount
+mkdir -p "$stg" "$(dirname "$tgt")"
+cap='{"mount":{"fsType":"ext4"},"accessMode":{"mode":"SINGLE_NODE_WRITER"}}'
+csi NodeStageVolume "{\"volumeId\":\"pvc-demo\",\"stagingTargetPath\":\"$stg\",\"volumeCapability\":$cap,
+	\"volumeContext\":{\"atomblk.io/layout\":\"mirror\",\"atomblk.io/legs\":\"$leg0,$leg1\"}}" > /dev/null
+csi NodePublishVolume "{\"volumeId\":\"pvc-demo\",\"stagingTargetPath\":\"$stg\",\"targetPath\":\"$tgt\",
+	\"volumeCapability\":$cap}" > /dev/null
+grep " $tgt " /proc/mounts
+disk=$(atomtool list | awk '$1 == "pvc-demo" { sub("^/dev/", "", $2); print $2 }')
+DISKS=("$disk") WRITERS=(app)
+start_writer app "$tgt/data" -d 16 -s 48M -p 20
+wait_progress /tmp/app.prog 300 60 || fail "writer made no progress"
 echo "writer running: $(tail -n1 /tmp/app.prog)"
 
-new=/atom/test/atom_client-b.ko
-from=$(atom_attr client_version) to=$(modinfo -F version "$new")
-say "Live upgrade of the client: $from -> $to, writer still running"
-gen0=$(atom_attr generation)
-t0=$(now_ms)
-unload_client || fail "rmmod atom_client (abandon)"
-echo "abandoned: disk ${dev#/dev/} state=$(disk_attr "${dev#/dev/}" state) held=$(disk_attr "${dev#/dev/}" held_requests)"
-insmod "$new" || fail "insmod $new (adopt)"
-t1=$(now_ms)
-echo "adopted: client $(atom_attr client_version), generation $gen0 -> $(atom_attr generation), state=$(disk_attr "${dev#/dev/}" state)"
-n=$(vio_field /tmp/app.prog ios)
-wait_progress /tmp/app.prog $((n + 200)) 30 || fail "IO did not resume"
-echo "swap took $((t1 - t0)) ms (rmmod + insmod); the atom held IO for $(disk_attr "${dev#/dev/}" last_pause_us) us"
+say "helm upgrade, replayed on this node: agent $v_old gets SIGTERM, agent $v_new starts"
+rollout old new "$img_new" "$v_old" "$v_new" > /tmp/rollout.out
+check
+grep -E '^agent new ready|last_pause_us' /tmp/rollout.out
+grep 'msg="client upgraded"' /tmp/agent-new.log
+atomctl status
+echo "NodeGetVolumeStats:"
+csi NodeGetVolumeStats "{\"volumeId\":\"pvc-demo\",\"volumePath\":\"$tgt\"}" | tr -d ' \n'; echo
 
-say "Verify: stop the writer, read every block back, fsck"
+say "Verify: stop the writer, read every block back, unpublish, unstage, fsck"
 stop_writer app 120 || true
-cat /tmp/app.out
+cat /tmp/app.out | grep -v '^stall'
 writer_clean app || fail "the writer saw errors or bad data"
-grep -o 'max_stall_ms=[0-9.]*' /tmp/app.out | sed 's/^/application-visible longest stall: /'
-umount /mnt/pvc-demo && e2fsck -fn "$dev" > /tmp/fsck.out 2>&1 || { cat /tmp/fsck.out; fail "fsck"; }
-echo "e2fsck -fn: clean"
-say "Demo OK: zero IO errors, all data verified, client upgraded live ($from -> $to)"
+grep -o 'max_stall_ms=[0-9.]*' /tmp/app.out | sed 's/^/longest stall the application saw: /'
+csi NodeUnpublishVolume "{\"volumeId\":\"pvc-demo\",\"targetPath\":\"$tgt\"}" > /dev/null
+csi NodeUnstageVolume "{\"volumeId\":\"pvc-demo\",\"stagingTargetPath\":\"$stg\"}" > /dev/null
+e2fsck -fn "$leg0" > /tmp/fsck.out 2>&1 || { cat /tmp/fsck.out; fail "fsck"; }
+echo "e2fsck -fn on a leg: clean"
+stop_agent
+say "Demo OK: zero IO errors, every block verified, client upgraded live ($v_old -> $v_new)"
