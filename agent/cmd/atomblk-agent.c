@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "csi/csi.h"
 #include "lib/config.h"
+#include "lib/fsutil.h"
 #include "lib/kmods.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -103,12 +105,40 @@ static bool kernel_ready(struct csi_plugin *plugin)
 	return kmods_is_loaded(UPGRADE_ATOM_MODULE) && kmods_is_loaded(UPGRADE_CLIENT_MODULE);
 }
 
+/* The image's module builder (deploy/image/build-modules). */
+#define AGENT_BUILD_MODULES "/usr/lib/atomblk/build-modules"
+
 static bool modules_dir_has_client(const char *dir)
 {
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/atom_client.ko", dir);
 	return access(path, R_OK) == 0;
+}
+
+/*
+ * No prebuilt client for this kernel: build one from the image's bundled
+ * sources against the node's headers (/lib/modules/<release>/build) with
+ * the image's build-modules script, into @out (<state-dir>/modules/<version>/
+ * <release>, so a node builds once per version and kernel). The script makes
+ * @out appear complete or not at all.
+ */
+static void modules_build_from_source(const char *out)
+{
+	char kdir[PATH_MAX], err[FSUTIL_ERR_MAX];
+	const char *const argv[] = { AGENT_BUILD_MODULES, kdir, out, NULL };
+	struct utsname uts;
+	int r, status;
+
+	if (access(AGENT_BUILD_MODULES, X_OK) < 0 || uname(&uts) < 0)
+		return;
+	snprintf(kdir, sizeof(kdir), "/lib/modules/%s/build", uts.release);
+	log_info("no prebuilt client for this kernel, building it", "kdir=\"%s\" out=\"%s\"", kdir,
+		 out);
+	r = fsutil_run(argv, &status, err, sizeof(err));
+	if (r < 0 || status != 0)
+		log_error("cannot build the modules", "status=%d error=\"%s\"", r < 0 ? r : status,
+			  r < 0 ? strerror(-r) : err);
 }
 
 static const char *upgrade_log_message(enum upgrade_outcome outcome)
@@ -165,9 +195,12 @@ static void kernel_prepare(const struct agent_config *cfg)
 					    modules_dir, sizeof(modules_dir));
 		snprintf(base, sizeof(base), "%s/modules", cfg->state_dir);
 		if (!modules_dir_has_client(modules_dir) &&
-		    upgrade_default_modules_dir(base, ATOMBLK_VERSION, built, sizeof(built)) == 0 &&
-		    modules_dir_has_client(built))
-			snprintf(modules_dir, sizeof(modules_dir), "%s", built);
+		    upgrade_default_modules_dir(base, ATOMBLK_VERSION, built, sizeof(built)) == 0) {
+			if (!modules_dir_has_client(built))
+				modules_build_from_source(built);
+			if (modules_dir_has_client(built))
+				snprintf(modules_dir, sizeof(modules_dir), "%s", built);
+		}
 	}
 	ucfg.modules_dir = modules_dir;
 	log_info("checking the kernel modules", "modules_dir=\"%s\"", modules_dir);

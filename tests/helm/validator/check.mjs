@@ -129,6 +129,9 @@ function assertions(objs, v) {
 		for (const p of ["/dev", "/sys", "/lib/modules", v.node.kernelHeadersDir, "/var/lib/atomblk", "/run/atomblk"])
 			hostPathAt(p);
 		expectEq("/lib/modules read-only", mountOf(agent(), "/lib/modules").readOnly, true);
+		// Debian's headers link their kbuild tools into /usr/lib: build-modules needs it.
+		expectEq("host /usr/lib", volumeOf(nodePod(), mountOf(agent(), "/host/usr/lib").name).hostPath.path, "/usr/lib");
+		expectEq("/host/usr/lib read-only", mountOf(agent(), "/host/usr/lib").readOnly, true);
 		expectEq("--state-dir", argValue(agent(), "--state-dir"), "/var/lib/atomblk");
 	});
 	check("node: no other container gets Bidirectional propagation or privileges", () => {
