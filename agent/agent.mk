@@ -102,4 +102,7 @@ $(O)/proto/csi.desc: proto/csi.proto
 	@mkdir -p $(dir $@)
 	protoc --include_imports --descriptor_set_out=$@ -Iproto -I/usr/include csi.proto
 
+# Keep test objects: make would delete them as intermediates and rebuild them every time.
+.SECONDARY:
+
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
