@@ -96,6 +96,14 @@ $(TBIN)/%: $(OBJ)/tests/%.o $(TEST_LIB_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $$(sed -n 's|^// LDFLAGS: ||p' tests/$*.c) -o $@ $^ $(LDLIBS) -lcmocka
 
+# tests/tools/targettool: drives agent/lib/pool + nvmet in the VM (case 80-nvmet-export).
+ifneq ($(SANITIZE),1)
+all: $(BIN)/targettool
+$(BIN)/targettool: $(OBJ)/tests/tools/targettool.o $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ -Wl,--as-needed $(LDLIBS)
+endif
+
 # CSI wire check (tests/unit/test_csi_wire.c reads this descriptor set).
 all: $(O)/proto/csi.desc
 $(O)/proto/csi.desc: proto/csi.proto
