@@ -152,6 +152,30 @@ static void atom_disk_hold_expired(struct work_struct *work)
 	atom_disk_fail_held(disk);
 }
 
+/*
+ * The client submits bios to its legs from ->queue_rq(). Those must not
+ * join the plug of the task that dispatches us: that plug may be the very
+ * one being flushed (blk_finish_plug() -> blk_mq_flush_plug_list() -> run
+ * queue -> here), and adding requests to it re-enters the flush and
+ * corrupts its list (seen as a NULL dereference in
+ * blk_mq_flush_plug_list() on 6.12). The client gets a plug of its own,
+ * flushed before we return.
+ */
+static blk_status_t atom_call_client_queue_rq(struct atom_client *client, struct atom_disk *disk,
+					      struct request *rq, void *client_data)
+{
+	struct blk_plug *dispatcher_plug = current->plug;
+	struct blk_plug client_plug;
+	blk_status_t ret;
+
+	current->plug = NULL;
+	blk_start_plug(&client_plug);
+	ret = client->ops->queue_rq(disk, rq, client_data);
+	blk_finish_plug(&client_plug);
+	current->plug = dispatcher_plug;
+	return ret;
+}
+
 static blk_status_t atom_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd)
 {
 	struct atom_disk *disk = hctx->queue->queuedata;
@@ -189,7 +213,7 @@ static blk_status_t atom_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_m
 	srcu_idx = srcu_read_lock(&atom_srcu);
 	client = srcu_dereference(atom_client, &atom_srcu);
 	if (client)
-		ret = client->ops->queue_rq(disk, rq, client_data);
+		ret = atom_call_client_queue_rq(client, disk, rq, client_data);
 	else
 		ret = BLK_STS_IOERR;
 	srcu_read_unlock(&atom_srcu, srcu_idx);

@@ -36,7 +36,8 @@ struct atom_disk;
  *	error status to have the atom fail it at once. Called with the fence
  *	held: atom_unregister_client() waits for every running call to return.
  *	May sleep (the atom's queues are BLK_MQ_F_BLOCKING), e.g. to allocate
- *	bios with GFP_NOIO.
+ *	bios with GFP_NOIO. Runs with a block plug of its own (never the
+ *	dispatching task's), flushed when the call returns.
  */
 struct atom_client_ops {
 	blk_status_t (*queue_rq)(struct atom_disk *disk, struct request *rq, void *client_data);
