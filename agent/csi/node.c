@@ -11,11 +11,30 @@
  *   atomblk.io/legs     comma-separated block device paths, in order
  *   atomblk.io/size     bytes (optional; default: all the legs hold)
  *
+ * The size in the volume context is a minimum, not the volume's size: the
+ * context is fixed when the volume is provisioned, while NodeExpandVolume
+ * grows the volume later, and the kubelet stages it again with the old
+ * context (after a pod moves, a node reboot...). So Stage never assembles
+ * a volume smaller than (a) the size this node recorded when it grew it
+ * (<state dir>/sizes.json, volume id -> bytes; kept across Unstage, since
+ * that is when it is needed; one small record per volume ever grown here)
+ * nor (b) the size the filesystem on the volume says it spans (its
+ * superblock, read from the freshly assembled disk; this also covers a
+ * volume grown on another node or a lost state directory). Raw block
+ * volumes have only (a).
+ *
  * The kernel is the truth (client status, atom sysfs, mount table); the
  * journal (<state dir>/node.json) keeps what the kernel cannot say: where
  * and how a volume was staged. Every call is idempotent; a second call on
  * a volume while one runs gets ABORTED. Paths must lie under the kubelet
  * directory. Secrets are never looked at, let alone logged.
+ *
+ * Test hook (never set in a deployment): ATOMBLK_TEST_STAGE_PAUSE_AT=
+ * assembled|formatted stops NodeStageVolume right after the disk is
+ * assembled and journalled (nothing probed yet), or right after mkfs
+ * (nothing mounted yet): it writes the point's name to <state
+ * dir>/test-stage-paused and sleeps until killed (the kill -9 case,
+ * tests/vm/cases/74-node-kill.sh).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +65,8 @@
 #include "lib/vollock.h"
 
 #define NODE_JOURNAL_FILE "node.json"
+#define NODE_SIZES_FILE "sizes.json"
+#define NODE_TEST_PAUSED_FILE "test-stage-paused"
 #define NODE_DEFAULT_FS "ext4"
 #define NODE_WHY_MAX (2 * PATH_MAX + 256) /* a call's error message: two paths and text */
 #define NODE_TOPOLOGY_SEGMENTS_MAX 8
@@ -61,6 +82,7 @@ struct csi_node {
 	unsigned int n_segments;
 	struct topology_segment segments[NODE_TOPOLOGY_SEGMENTS_MAX];
 	struct journal *journal; /* volume id -> staged volume */
+	struct journal *sizes; /* volume id -> {"size": bytes} it was grown to; survives Unstage */
 	struct vollock *locks; /* volumes with a call in progress */
 };
 
@@ -442,6 +464,106 @@ static int volume_assemble(const char *id, const struct node_volume_spec *spec,
 	return 0;
 }
 
+/* The test hook (header comment): say where we are, then wait to be killed. */
+static void stage_test_pause(const char *point)
+{
+	const char *want = getenv("ATOMBLK_TEST_STAGE_PAUSE_AT");
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	FILE *f;
+
+	if (!want || strcmp(want, point) ||
+	    roots_path(ROOT_STATE, NODE_TEST_PAUSED_FILE, path, sizeof(path)) < 0)
+		return;
+	log_warn("test hook: stage paused", "point=%s", point);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (f) {
+		fprintf(f, "%s\n", point);
+		if (fclose(f) == 0)
+			rename(tmp, path); /* whoever sees the file sees its content */
+	}
+	for (;;)
+		pause();
+}
+
+/* ---- grown sizes ------------------------------------------------------------ */
+
+/* The size this node grew @id to, or 0 if none is recorded. */
+static uint64_t grown_size(struct csi_node *node, const char *id)
+{
+	json_int_t size = 0;
+	json_t *rec;
+
+	if (journal_get(node->sizes, id, &rec) < 0)
+		return 0;
+	if (json_unpack(rec, "{s:I}", "size", &size) < 0 || size < 0)
+		size = 0;
+	json_decref(rec);
+	return (uint64_t)size;
+}
+
+static int grown_size_store(struct csi_node *node, const char *id, uint64_t size)
+{
+	json_t *rec;
+	int r;
+
+	if (grown_size(node, id) == size)
+		return 0;
+	rec = json_pack("{s:I}", "size", (json_int_t)size);
+	if (!rec)
+		return -ENOMEM;
+	r = journal_set(node->sizes, id, rec);
+	json_decref(rec);
+	return r;
+}
+
+/*
+ * A filesystem grown online spans more than a disk assembled with the
+ * volume context's (original) size: grow the disk to the filesystem, or
+ * the mount would fail on a short device. Blank or unknown content is
+ * left to stage_mount().
+ */
+static int volume_fit_filesystem(const char *id, const char *disk, char *msg, size_t msg_size)
+{
+	char dev[PATH_MAX], found[FSPROBE_TYPE_MAX];
+	const char *legs[ATOMBLK_LEGS_MAX];
+	struct atomblk_status status;
+	uint64_t fs_size, want, capacity;
+	int r;
+
+	r = disk_node_path(disk, dev, sizeof(dev));
+	if (r < 0 || fsprobe_type(dev, found) < 0 || !found[0] || !fsutil_fs_supported(found) ||
+	    fsprobe_fs_size(dev, found, &fs_size) < 0)
+		return 0;
+	r = volctl_status(id, &status);
+	if (r < 0) {
+		snprintf(msg, msg_size, "volume status: %s", volctl_error(r));
+		return r == -ENOTCONN ? -EAGAIN : r;
+	}
+	if (fs_size <= status.size)
+		return 0;
+	want = (fs_size + ATOMBLK_SIZE_ALIGN - 1) / ATOMBLK_SIZE_ALIGN * ATOMBLK_SIZE_ALIGN;
+	for (unsigned int i = 0; i < status.nr_legs; i++)
+		legs[i] = status.legs[i].path;
+	r = legs_capacity(status.layout, status.nr_legs, legs, &capacity, msg, msg_size);
+	if (r < 0)
+		return r;
+	if (want > capacity) {
+		snprintf(msg, msg_size,
+			 "the %s filesystem on %s spans %" PRIu64 " bytes, the legs hold %" PRIu64,
+			 found, dev, fs_size, capacity);
+		return -EBUSY;
+	}
+	r = volctl_resize(id, want);
+	if (r < 0) {
+		snprintf(msg, msg_size, "resize to the filesystem's size: %s", volctl_error(r));
+		return r == -ENOTCONN ? -EAGAIN : r;
+	}
+	log_info("volume grown to its filesystem", "volume_id=%s disk=%s fs=%s from=%" PRIu64
+		 " to=%" PRIu64, id, disk, found, (uint64_t)status.size, want);
+	return 0;
+}
+
 /* ---- NodeStageVolume --------------------------------------------------------- */
 
 /* Mount the volume's disk on the staging path, formatting it only if blank. */
@@ -507,6 +629,7 @@ static int stage_mount(const char *id, const Csi__V1__VolumeCapability *cap, str
 			return r;
 		}
 		log_info("formatted volume", "volume_id=%s disk=%s fs=%s", id, v->disk, fs);
+		stage_test_pause("formatted");
 		snprintf(v->fs, sizeof(v->fs), "%s", fs);
 	} else if (!fsutil_fs_supported(found) || (want_fs && strcmp(found, want_fs))) {
 		snprintf(msg, msg_size, "%s carries %s%s%s; refusing to format it", dev, found,
@@ -622,9 +745,17 @@ static grpc_status_code node_stage(void *userdata, const ProtobufCMessage *msg,
 	if (v.staged && volume_still_staged(req->volume_id, &v))
 		goto out;
 
+	/* The context's size is a minimum: see the header comment. */
+	if (spec.size && grown_size(node, req->volume_id) > spec.size)
+		spec.size = grown_size(node, req->volume_id);
 	r = volume_assemble(req->volume_id, &spec, v.disk, &created, why, sizeof(why));
 	if (r < 0)
 		goto out;
+	if (!block) {
+		r = volume_fit_filesystem(req->volume_id, v.disk, why, sizeof(why));
+		if (r < 0)
+			goto out;
+	}
 	/* Journal first: a crash from here on leaves a record Unstage can clean up. */
 	if (!v.staged) {
 		r = volume_store(node, req->volume_id, &v);
@@ -632,6 +763,7 @@ static grpc_status_code node_stage(void *userdata, const ProtobufCMessage *msg,
 			snprintf(why, sizeof(why), "journal: %s", strerror(-r));
 			goto out;
 		}
+		stage_test_pause("assembled");
 	}
 	if (!block) {
 		r = stage_mount(req->volume_id, req->volume_capability, &v, why, sizeof(why));
@@ -1161,7 +1293,7 @@ static grpc_status_code node_expand(void *userdata, const ProtobufCMessage *msg,
 	const char *legs[ATOMBLK_LEGS_MAX];
 	char why[NODE_WHY_MAX] = "", err[FSUTIL_ERR_MAX], dev[PATH_MAX];
 	struct atomblk_status status;
-	uint64_t capacity, target;
+	uint64_t capacity, target = 0;
 	grpc_status_code code;
 	struct node_volume v;
 	const char *mountpoint;
@@ -1217,6 +1349,12 @@ static grpc_status_code node_expand(void *userdata, const ProtobufCMessage *msg,
 			 req->volume_id, (uint64_t)status.size, target);
 	} else {
 		target = status.size; /* never shrink */
+	}
+	/* Before growing the filesystem: a restage must never assemble it short. */
+	r = grown_size_store(node, req->volume_id, target);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "record the grown size: %s", strerror(-r));
+		goto out;
 	}
 
 	if (!v.block) {
@@ -1421,6 +1559,10 @@ int csi_node_new(const struct csi_node_config *cfg, struct csi_node **ret)
 	if (r == 0)
 		r = journal_open(path, &node->journal);
 	if (r == 0)
+		r = roots_path(ROOT_STATE, NODE_SIZES_FILE, path, sizeof(path));
+	if (r == 0)
+		r = journal_open(path, &node->sizes);
+	if (r == 0)
 		r = vollock_new(&node->locks);
 	if (r < 0) {
 		csi_node_free(node);
@@ -1436,6 +1578,7 @@ struct csi_node *csi_node_free(struct csi_node *node)
 	if (!node)
 		return NULL;
 	journal_free(node->journal);
+	journal_free(node->sizes);
 	vollock_free(node->locks);
 	free(node);
 	return NULL;

@@ -443,8 +443,15 @@ int atom_add_disk(const struct atom_disk_config *cfg, struct atom_disk **ret_dis
 	disk->tag_set.queue_depth = ATOM_QUEUE_DEPTH;
 	disk->tag_set.numa_node = NUMA_NO_NODE;
 	disk->tag_set.cmd_size = sizeof(struct atom_cmd);
-	/* Blocking: the client allocates leg bios (GFP_NOIO) in ->queue_rq(). */
-	disk->tag_set.flags = BLK_MQ_F_SHOULD_MERGE | BLK_MQ_F_BLOCKING;
+	/*
+	 * Blocking: the client allocates leg bios (GFP_NOIO) in ->queue_rq().
+	 * No IO scheduler by default: the legs below schedule their own IO, and
+	 * with one (mq-deadline) every dispatch of a blocking queue is punted
+	 * to kblockd instead of being issued from the submitter's context,
+	 * which cost 5-10x the IOPS of the raw leg in `make bench`.
+	 */
+	disk->tag_set.flags = BLK_MQ_F_SHOULD_MERGE | BLK_MQ_F_BLOCKING |
+			      BLK_MQ_F_NO_SCHED_BY_DEFAULT;
 	disk->tag_set.driver_data = disk;
 	ret = blk_mq_alloc_tag_set(&disk->tag_set);
 	if (ret)

@@ -56,6 +56,8 @@ static inline struct gendisk *atom_compat_alloc_disk(struct blk_mq_tag_set *set,
 	blk_queue_physical_block_size(disk->queue, al->physical_block_size);
 	blk_queue_max_hw_sectors(disk->queue, al->max_hw_sectors);
 	blk_queue_write_cache(disk->queue, al->write_cache, al->fua);
+	/* From 6.11 a queue is rotational only if the driver says so. */
+	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 	return disk;
 #endif
 }

@@ -129,6 +129,7 @@ static void mkfs_ext4_creates_what_the_probe_sees_and_resize2fs_grows_it(void **
 		"sh", "-c",    "dumpe2fs -h \"$1\" 2>/dev/null | grep -q '^Block count: *32768$'",
 		"sh", im->img, NULL
 	};
+	uint64_t size;
 	int status;
 
 	make_image(im->img, 16);
@@ -146,17 +147,29 @@ static void mkfs_ext4_creates_what_the_probe_sees_and_resize2fs_grows_it(void **
 	assert_int_equal(fsutil_grow("ext4", im->img, "/unused", err, sizeof(err)), 0);
 	assert_int_equal(fsutil_run(blocks, &status, NULL, 0), 0);
 	assert_int_equal(status, 0); /* 32 MiB of 1 KiB blocks */
+
+	/* The superblock's size outlives a smaller view of the device. */
+	assert_int_equal(fsprobe_fs_size(im->img, "ext4", &size), 0);
+	assert_int_equal(size, 32 << 20);
+	assert_int_equal(truncate(im->img, 16 << 20), 0);
+	assert_int_equal(fsprobe_fs_size(im->img, "ext4", &size), 0);
+	assert_int_equal(size, 32 << 20);
+	assert_int_equal(fsprobe_fs_size(im->img, "xfs", &size), -EBADMSG);
+	assert_int_equal(fsprobe_fs_size(im->img, "vfat", &size), -EOPNOTSUPP);
 }
 
 static void mkfs_xfs_creates_xfs_and_refuses_to_overwrite_a_filesystem(void **state)
 {
 	struct images *im = *state;
 	char type[FSPROBE_TYPE_MAX], err[FSUTIL_ERR_MAX];
+	uint64_t size;
 
 	make_image(im->img, 320); /* mkfs.xfs's minimum is 300 MiB */
 	assert_int_equal(fsutil_mkfs("xfs", im->img, err, sizeof(err)), 0);
 	assert_int_equal(fsprobe_type(im->img, type), 0);
 	assert_string_equal(type, "xfs");
+	assert_int_equal(fsprobe_fs_size(im->img, "xfs", &size), 0);
+	assert_true(size > 300ULL << 20 && size <= 320ULL << 20);
 	/* The second safety net: mkfs.xfs without -f keeps existing data. */
 	assert_int_equal(fsutil_mkfs("xfs", im->img, err, sizeof(err)), -EIO);
 	assert_non_null(strstr(err, "existing filesystem"));

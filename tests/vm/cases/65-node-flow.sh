@@ -177,13 +177,28 @@ fs_flow() {
 	[ -z "$(disk_of "$id")" ] || t_fail "volume still assembled after unstage"
 	in_journal "$id" && t_fail "still in the journal after unstage"
 
-	# Staged again over the same legs: the filesystem and its data are kept.
-	# (No atomblk.io/size: the volume takes all the legs hold, which covers
-	# the grown filesystem.)
-	call OK NodeStageVolume "$(stage_req "$id" "$stg" "$cap" "$(ctx "$layout" "$legs")")"
-	[ "$(cat "$stg/hello" 2>/dev/null)" = "hello $id" ] || t_fail "data gone after restage (reformatted?)"
-	[ "$(mnt_fstype "$stg")" = "$fs" ] || t_fail "restaged as '$(mnt_fstype "$stg")'"
-	call OK NodeUnstageVolume "$(unstage_req "$id" "$stg")"
+	# Staged again over the same legs, with the volume context the kubelet
+	# still has (the original atomblk.io/size): the size is a minimum, the
+	# volume comes back at its grown size with its filesystem and data —
+	# from the agent's record of the expansion, then (record gone) from the
+	# filesystem's own superblock.
+	local pass
+	for pass in recorded-size filesystem-size; do
+		if [ $pass = filesystem-size ]; then
+			grep -q "\"$id\"" "$STATE/sizes.json" || t_fail "expansion not recorded in sizes.json"
+			kill_agent
+			rm -f "$STATE/sizes.json"
+			start_agent || t_fail "agent did not restart"
+		fi
+		call OK NodeStageVolume "$(stage_req "$id" "$stg" "$cap" "$(ctx "$layout" "$legs" "$size")")" ||
+			tail -n 5 /tmp/agent.log
+		[ "$(cat "$stg/hello" 2>/dev/null)" = "hello $id" ] || t_fail "$pass: data gone after restage (reformatted?)"
+		[ "$(mnt_fstype "$stg")" = "$fs" ] || t_fail "$pass: restaged as '$(mnt_fstype "$stg")'"
+		disk=$(disk_of "$id")
+		[ "$(blockdev --getsize64 "/dev/$disk" 2>/dev/null)" = "$grow" ] ||
+			t_fail "$pass: restaged disk is $(blockdev --getsize64 "/dev/$disk" 2>/dev/null) bytes, grown to $grow"
+		call OK NodeUnstageVolume "$(unstage_req "$id" "$stg")"
+	done
 	t_end
 }
 
@@ -233,6 +248,14 @@ twice OK NodeUnpublishVolume "$(unpublish_req "$id" "$rw")"
 twice OK NodeUnpublishVolume "$(unpublish_req "$id" "$ro")"
 [ -e "$rw" ] || [ -e "$ro" ] && t_fail "targets not removed"
 twice OK NodeUnstageVolume "$(unstage_req "$id" "$stg")"
+[ -z "$(disk_of "$id")" ] || t_fail "volume still assembled"
+# Restaged with the original context (16 MiB): it comes back at 32 MiB.
+call OK NodeStageVolume "$(stage_req "$id" "$stg" "$cap" "$(ctx mirror "$b0,$b1" $((16 * MiB)))")"
+disk=$(disk_of "$id")
+[ "$(blockdev --getsize64 "/dev/$disk" 2>/dev/null)" = $((32 * MiB)) ] ||
+	t_fail "restaged block volume is $(blockdev --getsize64 "/dev/$disk" 2>/dev/null) bytes, grown to $((32 * MiB))"
+[ "$(dd if="/dev/$disk" bs=4096 count=64 2>/dev/null | md5sum)" = "$want" ] || t_fail "data changed by restage"
+call OK NodeUnstageVolume "$(unstage_req "$id" "$stg")"
 [ -z "$(disk_of "$id")" ] || t_fail "volume still assembled"
 t_end
 
