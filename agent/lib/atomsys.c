@@ -20,25 +20,7 @@
  */
 static int sysfs_read(const char *relative, char *buf, size_t size)
 {
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd, r;
-
-	r = roots_path(ROOT_SYS, relative, path, sizeof(path));
-	if (r < 0)
-		return r;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	r = n < 0 ? -errno : 0;
-	close(fd);
-	if (r < 0)
-		return r;
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return 0;
+	return roots_read_attr(ROOT_SYS, relative, buf, size);
 }
 
 static int sysfs_read_u64(const char *relative, uint64_t *ret)

@@ -151,28 +151,12 @@ int kmods_kernel_release(char *buf, size_t size)
 /* Read /sys/module/<name>/<attr> (ROOT_SYS) without its newline. */
 static int module_attr_read(const char *name, const char *attr, char *buf, size_t size)
 {
-	char rel[PATH_MAX], path[PATH_MAX];
-	ssize_t n;
-	int fd, r;
+	char rel[PATH_MAX];
 
 	if (!name[0] || strchr(name, '/'))
 		return -EINVAL;
 	snprintf(rel, sizeof(rel), "module/%s/%s", name, attr);
-	r = roots_path(ROOT_SYS, rel, path, sizeof(path));
-	if (r < 0)
-		return r;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	r = n < 0 ? -errno : 0;
-	close(fd);
-	if (r < 0)
-		return r;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		n--;
-	buf[n] = '\0';
-	return 0;
+	return roots_read_attr(ROOT_SYS, rel, buf, size);
 }
 
 bool kmods_is_loaded(const char *name)

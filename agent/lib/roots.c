@@ -3,9 +3,11 @@
 #include "lib/roots.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const roots_defaults[ROOT_COUNT] = {
 	[ROOT_SYS] = "/sys",
@@ -101,4 +103,29 @@ bool roots_contains(enum root_kind kind, const char *path)
 	if (strncmp(path, root, len) || path[len] != '/')
 		return false;
 	return path[len + 1] != '\0';
+}
+
+int roots_read_attr(enum root_kind kind, const char *relative, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd, r;
+
+	if (size == 0)
+		return -EINVAL;
+	r = roots_path(kind, relative, path, sizeof(path));
+	if (r < 0)
+		return r;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		return r;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	return 0;
 }

@@ -46,6 +46,13 @@ void roots_reset(void);
 int roots_path(enum root_kind kind, const char *relative, char *buf, size_t size);
 
 /*
+ * roots_read_attr() - read the small text file "<root>/<relative>" (a sysfs
+ * attribute) into @buf, trailing newlines and blanks trimmed.
+ * Return: 0, -errno from open/read, -ENAMETOOLONG.
+ */
+int roots_read_attr(enum root_kind kind, const char *relative, char *buf, size_t size);
+
+/*
  * path_is_normal_absolute() - @path starts with '/', has no empty, "." or
  * ".." component (a single trailing slash is tolerated).
  */
