@@ -559,8 +559,9 @@ static int volume_fit_filesystem(const char *id, const char *disk, char *msg, si
 		snprintf(msg, msg_size, "resize to the filesystem's size: %s", volctl_error(r));
 		return r == -ENOTCONN ? -EAGAIN : r;
 	}
-	log_info("volume grown to its filesystem", "volume_id=%s disk=%s fs=%s from=%" PRIu64
-		 " to=%" PRIu64, id, disk, found, (uint64_t)status.size, want);
+	log_info("volume grown to its filesystem",
+		 "volume_id=%s disk=%s fs=%s from=%" PRIu64 " to=%" PRIu64, id, disk, found,
+		 (uint64_t)status.size, want);
 	return 0;
 }
 

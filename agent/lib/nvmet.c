@@ -110,9 +110,8 @@ static bool nvmet_host_nqn_is_valid(const char *nqn)
 static bool nvmet_address_is_valid(const struct nvmet_address *a, const char *trtype)
 {
 	return !strcmp(a->trtype, trtype) &&
-	       (!strcmp(a->adrfam, "ipv4") || !strcmp(a->adrfam, "ipv6")) &&
-	       a->traddr[0] && a->trsvcid[0] && !strchr(a->traddr, '\n') &&
-	       !strchr(a->trsvcid, '\n');
+	       (!strcmp(a->adrfam, "ipv4") || !strcmp(a->adrfam, "ipv6")) && a->traddr[0] &&
+	       a->trsvcid[0] && !strchr(a->traddr, '\n') && !strchr(a->trsvcid, '\n');
 }
 
 int nvmet_nqn(const char *name, char *buf, size_t size)
@@ -126,7 +125,8 @@ int nvmet_nqn(const char *name, char *buf, size_t size)
 
 static bool nvmet_port_matches(const char *top, unsigned int id, const struct nvmet_address *a)
 {
-	static const char *const attrs[] = { "addr_trtype", "addr_adrfam", "addr_traddr", "addr_trsvcid" };
+	static const char *const attrs[] = { "addr_trtype", "addr_adrfam", "addr_traddr",
+					     "addr_trsvcid" };
 	const char *want[] = { a->trtype, a->adrfam, a->traddr, a->trsvcid };
 	char path[PATH_MAX], value[64];
 
@@ -170,7 +170,8 @@ static int nvmet_port_get(const char *top, const struct nvmet_address *a, unsign
 	if (mkdir(path, 0755) < 0)
 		return -errno;
 	{
-		static const char *const attrs[] = { "addr_trtype", "addr_adrfam", "addr_traddr", "addr_trsvcid" };
+		static const char *const attrs[] = { "addr_trtype", "addr_adrfam", "addr_traddr",
+						     "addr_trsvcid" };
 		const char *values[] = { a->trtype, a->adrfam, a->traddr, a->trsvcid };
 		char attr[PATH_MAX];
 
@@ -237,9 +238,8 @@ static int nvmet_namespace_enable(const char *subsys, const char *device_path)
 	return ret;
 }
 
-int nvmet_export(const char *root, const char *name, const char *device_path,
-		 const char *host_nqn, const struct nvmet_address *tcp,
-		 const struct nvmet_address *rdma)
+int nvmet_export(const char *root, const char *name, const char *device_path, const char *host_nqn,
+		 const struct nvmet_address *tcp, const struct nvmet_address *rdma)
 {
 	char top[PATH_MAX], nqn[NVMET_NQN_MAX + 1], subsys[PATH_MAX], path[PATH_MAX],
 		target[PATH_MAX];
@@ -459,7 +459,8 @@ static void nvmet_list_one(const char *top, struct nvmet_export *e)
 	struct dirent *de;
 	DIR *d;
 
-	if (!nvmet_pathf(path, "%s/subsystems/%s/namespaces/%d/device_path", top, e->nqn, NVMET_NSID))
+	if (!nvmet_pathf(path, "%s/subsystems/%s/namespaces/%d/device_path", top, e->nqn,
+			 NVMET_NSID))
 		nvmet_read_attr(path, e->device_path, sizeof(e->device_path));
 	if (!nvmet_pathf(path, "%s/subsystems/%s/namespaces/%d/enable", top, e->nqn, NVMET_NSID) &&
 	    !nvmet_read_attr(path, value, sizeof(value)))
@@ -477,7 +478,8 @@ static void nvmet_list_one(const char *top, struct nvmet_export *e)
 
 static int nvmet_export_compare(const void *a, const void *b)
 {
-	return strcmp(((const struct nvmet_export *)a)->name, ((const struct nvmet_export *)b)->name);
+	return strcmp(((const struct nvmet_export *)a)->name,
+		      ((const struct nvmet_export *)b)->name);
 }
 
 int nvmet_list(const char *root, struct nvmet_export **ret_exports, size_t *ret_count)

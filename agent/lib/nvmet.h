@@ -57,9 +57,8 @@ int nvmet_nqn(const char *name, char *buf, size_t size);
  * exported with another backing file), -ENOENT (nvmet not loaded), or the
  * -errno the kernel gave (for example -EADDRINUSE).
  */
-int nvmet_export(const char *root, const char *name, const char *device_path,
-		 const char *host_nqn, const struct nvmet_address *tcp,
-		 const struct nvmet_address *rdma);
+int nvmet_export(const char *root, const char *name, const char *device_path, const char *host_nqn,
+		 const struct nvmet_address *tcp, const struct nvmet_address *rdma);
 
 /*
  * nvmet_unexport() - remove replica @name's export in reverse order: unlink

@@ -40,8 +40,8 @@ bool pool_name_is_valid(const char *name)
 	for (size_t i = 0; i < len; i++) {
 		char c = name[i];
 
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
 			return false;
 	}
 	return true;
@@ -243,8 +243,8 @@ static int pool_reserve(const struct pool *pool, uint64_t more)
 }
 
 /* A new empty temporary file in the pool; its name goes to @ret_tmp. */
-static int pool_open_temporary(struct pool *pool, const char *name, mode_t mode,
-			       char *ret_tmp, size_t size)
+static int pool_open_temporary(struct pool *pool, const char *name, mode_t mode, char *ret_tmp,
+			       size_t size)
 {
 	for (int attempt = 0; attempt < 16; attempt++) {
 		int fd;
@@ -353,8 +353,8 @@ int pool_expand(struct pool *pool, const char *name, uint64_t size)
  * the source's size). Filesystems without reflink answer FICLONE with
  * EOPNOTSUPP (ext4), ENOTTY (no such ioctl) or EXDEV; all become -EOPNOTSUPP.
  */
-static int pool_reflink(struct pool *pool, const char *source, const char *name,
-			mode_t mode, uint64_t size)
+static int pool_reflink(struct pool *pool, const char *source, const char *name, mode_t mode,
+			uint64_t size)
 {
 	struct pool_entry src_entry;
 	char tmp[POOL_NAME_MAX + 32];

@@ -56,7 +56,8 @@ static int pool_command(int argc, char **argv)
 	} else if (!strcmp(cmd, "snapshot") && argc == 7) {
 		ret = pool_snapshot(pool, argv[5], argv[6]);
 	} else if (!strcmp(cmd, "clone") && (argc == 7 || argc == 8)) {
-		ret = pool_clone(pool, argv[5], argv[6], argc == 8 ? strtoull(argv[7], NULL, 0) : 0);
+		ret = pool_clone(pool, argv[5], argv[6],
+				 argc == 8 ? strtoull(argv[7], NULL, 0) : 0);
 	} else if (!strcmp(cmd, "list") && argc == 5) {
 		struct pool_entry *entries;
 		size_t count;

@@ -233,13 +233,17 @@ static void open_checks_its_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(create_makes_a_sparse_file_of_the_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(capacity_and_free_space_are_enforced, setup, teardown),
+		cmocka_unit_test_setup_teardown(create_makes_a_sparse_file_of_the_size, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(capacity_and_free_space_are_enforced, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(expand_only_grows, setup, teardown),
 		cmocka_unit_test_setup_teardown(names_are_validated, setup, teardown),
 		cmocka_unit_test_setup_teardown(delete_is_idempotent, setup, teardown),
-		cmocka_unit_test_setup_teardown(crash_leftovers_are_never_replicas, setup, teardown),
-		cmocka_unit_test_setup_teardown(reflink_without_support_is_eopnotsupp, setup, teardown),
+		cmocka_unit_test_setup_teardown(crash_leftovers_are_never_replicas, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(reflink_without_support_is_eopnotsupp, setup,
+						teardown),
 		cmocka_unit_test(open_checks_its_arguments),
 	};
 
