@@ -1,34 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Kernel modules through libkmod and sysfs; see kmods.h. */
+/*
+ * Kernel modules through their ELF files, the module syscalls and sysfs;
+ * see kmods.h.
+ *
+ * Not libkmod: it links a dynamic OpenSSL (for signature details) into an
+ * agent that already carries grpc's static one, and that alone costs about
+ * 1.7 MB of resident memory for the three things needed here: a module
+ * file's .modinfo (read straight from the ELF), finit_module() and
+ * delete_module().
+ */
 #include "lib/kmods.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <libkmod.h>
-
 #include "lib/roots.h"
-
-static void kmod_unrefp(struct kmod_ctx **ctx)
-{
-	if (*ctx)
-		kmod_unref(*ctx);
-}
-
-static void kmod_module_unrefp(struct kmod_module **mod)
-{
-	if (*mod)
-		kmod_module_unref(*mod);
-}
-
-#define _cleanup_kmod_ __attribute__((cleanup(kmod_unrefp)))
-#define _cleanup_kmod_module_ __attribute__((cleanup(kmod_module_unrefp)))
 
 static int copy_value(char *dst, size_t size, const char *value)
 {
@@ -62,58 +58,89 @@ int kmods_info_add(struct kmods_info *info, const char *key, const char *value)
 	return 0;
 }
 
-/* A context that reads no module index: only path- and name-based calls. */
-static int kmods_ctx_new(struct kmod_ctx **ret)
+/*
+ * The .modinfo section of the 64-bit ELF object in @map (@size bytes):
+ * "key=value" strings separated by NULs. Every offset is checked against
+ * the file: a truncated or hostile file gets -ENOEXEC, never a bad read.
+ */
+static int elf_modinfo(const unsigned char *map, size_t size, const char **ret, size_t *ret_len)
 {
-	static const char *const null_config[] = { NULL };
-	struct kmod_ctx *ctx;
+	const Elf64_Ehdr *eh = (const void *)map;
+	const Elf64_Shdr *sh, *strtab;
+	unsigned int i;
 
-	ctx = kmod_new("/nonexistent", null_config);
-	if (!ctx)
-		return -ENOMEM;
-	*ret = ctx;
-	return 0;
+	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_shentsize != sizeof(*sh) ||
+	    eh->e_shoff > size || eh->e_shnum > (size - eh->e_shoff) / sizeof(*sh) ||
+	    eh->e_shstrndx >= eh->e_shnum)
+		return -ENOEXEC;
+	sh = (const void *)(map + eh->e_shoff);
+	strtab = &sh[eh->e_shstrndx];
+	if (strtab->sh_offset > size || strtab->sh_size > size - strtab->sh_offset)
+		return -ENOEXEC;
+	for (i = 0; i < eh->e_shnum; i++) {
+		const char *name = (const char *)map + strtab->sh_offset + sh[i].sh_name;
+
+		if (sh[i].sh_name >= strtab->sh_size ||
+		    strnlen(name, strtab->sh_size - sh[i].sh_name) ==
+			    strtab->sh_size - sh[i].sh_name ||
+		    strcmp(name, ".modinfo"))
+			continue;
+		if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset)
+			return -ENOEXEC;
+		*ret = (const char *)map + sh[i].sh_offset;
+		*ret_len = sh[i].sh_size;
+		return 0;
+	}
+	return -ENOEXEC;
 }
 
 int kmods_file_info(const char *path, struct kmods_info *ret)
 {
-	_cleanup_kmod_ struct kmod_ctx *ctx = NULL;
-	_cleanup_kmod_module_ struct kmod_module *mod = NULL;
-	struct kmod_list *list = NULL, *l;
 	struct kmods_info info = {};
-	int r;
+	const char *modinfo = NULL, *p, *end;
+	size_t len = 0;
+	struct stat st;
+	void *map;
+	int fd, r;
 
-	if (access(path, R_OK) < 0)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	r = kmods_ctx_new(&ctx);
-	if (r < 0)
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
 		return r;
-	r = kmod_module_new_from_path(ctx, path, &mod);
-	if (r < 0)
-		return r;
-	r = kmod_module_get_info(mod, &list);
-	if (r < 0)
-		return r == -ENOENT ? -ENOEXEC : r;
-	r = 0;
-	kmod_list_foreach(l, list)
-	{
-		const char *key = kmod_module_info_get_key(l);
-		const char *value = kmod_module_info_get_value(l);
-
-		if (!key || !value)
-			continue;
-		r = kmods_info_add(&info, key, value);
-		if (r < 0)
-			break;
 	}
-	kmod_module_info_free_list(list);
+	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+		close(fd);
+		return -ENOEXEC;
+	}
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	r = map == MAP_FAILED ? -errno : 0;
+	close(fd);
 	if (r < 0)
 		return r;
-	if (!info.vermagic[0])
+	r = elf_modinfo(map, st.st_size, &modinfo, &len);
+	for (p = modinfo, end = modinfo + len; r == 0 && p < end; p += strnlen(p, end - p) + 1) {
+		char entry[KMODS_VERMAGIC_MAX * 2], *eq;
+		size_t n = strnlen(p, end - p);
+
+		if (n == 0 || n >= sizeof(entry))
+			continue; /* padding, or a long description we do not need */
+		memcpy(entry, p, n);
+		entry[n] = '\0';
+		eq = strchr(entry, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		r = kmods_info_add(&info, entry, eq + 1);
+	}
+	munmap(map, st.st_size);
+	if (r < 0)
+		return r;
+	if (!info.vermagic[0] || !info.name[0])
 		return -ENOEXEC;
-	if (!info.name[0] &&
-	    copy_value(info.name, sizeof(info.name), kmod_module_get_name(mod)) < 0)
-		return -ENAMETOOLONG;
 	*ret = info;
 	return 0;
 }
@@ -181,36 +208,22 @@ int kmods_loaded_version(const char *name, char *buf, size_t size)
 
 int kmods_insert(const char *path, const char *params)
 {
-	_cleanup_kmod_ struct kmod_ctx *ctx = NULL;
-	_cleanup_kmod_module_ struct kmod_module *mod = NULL;
-	int r;
+	int fd, r;
 
-	r = kmods_ctx_new(&ctx);
-	if (r < 0)
-		return r;
-	r = kmod_module_new_from_path(ctx, path, &mod);
-	if (r < 0)
-		return r;
-	r = kmod_module_insert_module(mod, 0, params ? params : "");
-	return r > 0 ? -r : r;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = syscall(SYS_finit_module, fd, params ? params : "", 0) < 0 ? -errno : 0;
+	close(fd);
+	return r;
 }
 
 int kmods_remove(const char *name)
 {
-	_cleanup_kmod_ struct kmod_ctx *ctx = NULL;
-	_cleanup_kmod_module_ struct kmod_module *mod = NULL;
-	int r;
-
 	if (!kmods_is_loaded(name))
 		return -ENOENT;
-	r = kmods_ctx_new(&ctx);
-	if (r < 0)
-		return r;
-	r = kmod_module_new_from_name(ctx, name, &mod);
-	if (r < 0)
-		return r;
-	r = kmod_module_remove_module(mod, 0);
-	if (r == -EAGAIN || r == -EWOULDBLOCK)
-		r = -EBUSY;
-	return r > 0 ? -r : r;
+	/* O_NONBLOCK: refuse (EWOULDBLOCK) rather than wait while it is in use. */
+	if (syscall(SYS_delete_module, name, O_NONBLOCK) < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -EBUSY : -errno;
+	return 0;
 }

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kmods — kernel modules through libkmod: is a module loaded and in which
- * version (/sys/module/<name>/{initstate,version}, under ROOT_SYS), load a
- * module file with parameters, remove a module by name, and what a module
- * file says about itself (modinfo: name, version, vermagic, the atom ABI it
- * speaks) so a build can be checked against the running kernel before it
- * is loaded.
+ * kmods — kernel modules without libkmod (see kmods.c): is a module loaded
+ * and in which version (/sys/module/<name>/{initstate,version}, under
+ * ROOT_SYS), load a module file with parameters (finit_module), remove a
+ * module by name (delete_module), and what a module file says about itself
+ * (its ELF .modinfo: name, version, vermagic, the atom ABI it speaks) so a
+ * build can be checked against the running kernel before it is loaded.
  */
 #ifndef ATOMBLK_KMODS_H
 #define ATOMBLK_KMODS_H
@@ -35,8 +35,8 @@ struct kmods_info {
 int kmods_info_add(struct kmods_info *info, const char *key, const char *value);
 
 /*
- * kmods_file_info() - read the modinfo of the module file at @path
- * (.ko, .ko.xz, .ko.zst: whatever libkmod reads).
+ * kmods_file_info() - read the modinfo of the (uncompressed) module file
+ * at @path: its name, version, vermagic and atom_abi.
  * Return: 0; -ENOENT; -ENOEXEC when it is not a module; -errno.
  */
 int kmods_file_info(const char *path, struct kmods_info *ret);
