@@ -175,7 +175,7 @@ static const ProtobufCFieldDescriptor *field_by_id(const ProtobufCMessageDescrip
 	return NULL;
 }
 
-static size_t type_size(ProtobufCType type)
+size_t pbjson_value_size(ProtobufCType type)
 {
 	switch (type) {
 	case PROTOBUF_C_TYPE_INT32:
@@ -583,7 +583,7 @@ static bool value_is_default(const ProtobufCFieldDescriptor *f, const void *p)
 	default: {
 		static const uint8_t zero[8];
 
-		return !memcmp(p, zero, type_size(f->type));
+		return !memcmp(p, zero, pbjson_value_size(f->type));
 	}
 	}
 }
@@ -650,8 +650,8 @@ static int message_to_json(struct pbjson_ctx *cx, const ProtobufCMessage *m, jso
 					size_t old_k = ctx_push(cx, "[%zu]", k);
 					json_t *e;
 
-					r = value_to_json(cx, f, array + k * type_size(f->type),
-							  &e);
+					r = value_to_json(
+						cx, f, array + k * pbjson_value_size(f->type), &e);
 					if (r == 0 && json_array_append_new(v, e) < 0)
 						r = -ENOMEM;
 					ctx_pop(cx, old_k);
@@ -975,7 +975,7 @@ static int field_from_json(struct pbjson_ctx *cx, const ProtobufCMessageDescript
 			   ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, const json_t *j)
 {
 	void *p = MEMBER(m, f->offset);
-	size_t *n, size = type_size(f->type);
+	size_t *n, size = pbjson_value_size(f->type);
 	int r;
 
 	if (f->label == PROTOBUF_C_LABEL_REPEATED) {

@@ -57,6 +57,12 @@ int pbjson_message_from_json(const ProtobufCMessageDescriptor *desc, const json_
 ProtobufCMessage *pbjson_message_free(ProtobufCMessage *msg);
 
 /*
+ * pbjson_value_size() - bytes one value of @type occupies in a protobuf-c
+ * message (and so one element of a repeated field's array).
+ */
+size_t pbjson_value_size(ProtobufCType type);
+
+/*
  * pbjson_json_name() - the proto3 JSON name of a field name: underscores
  * dropped, the letter after each one upper-cased ("volume_id" -> "volumeId").
  * Return: 0; -ENAMETOOLONG if it does not fit @size.

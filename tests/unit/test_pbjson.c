@@ -44,37 +44,6 @@ static const ProtobufCServiceDescriptor *const csi_services[] = {
 
 /* --- building populated messages ----------------------------------------------- */
 
-static size_t elem_size(ProtobufCType t)
-{
-	switch (t) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-	case PROTOBUF_C_TYPE_FLOAT:
-		return 4;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_ENUM:
-		return sizeof(int);
-	case PROTOBUF_C_TYPE_STRING:
-		return sizeof(char *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(ProtobufCMessage *);
-	}
-	return 0;
-}
-
 static ProtobufCMessage *build_message(const ProtobufCMessageDescriptor *d, unsigned int variant,
 				       int depth, unsigned int *counter);
 
@@ -195,7 +164,7 @@ static ProtobufCMessage *build_message(const ProtobufCMessageDescriptor *d, unsi
 		void *p = MEMBER(m, f->offset);
 
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = 2, size = elem_size(f->type);
+			size_t n = 2, size = pbjson_value_size(f->type);
 			char *array = calloc(n, size);
 			bool entry =
 				f->type == PROTOBUF_C_TYPE_MESSAGE &&
