@@ -118,6 +118,19 @@ static grpc_status_code fail(char **ret_details, int err, const char *fmt, ...)
 }
 
 /* The spec's code for "another call on this volume is in progress". */
+/* An empty reply of @desc's type: Stage, Unstage, Publish, Unpublish answer nothing. */
+static grpc_status_code reply_empty(const ProtobufCMessageDescriptor *desc,
+				    ProtobufCMessage **ret_resp)
+{
+	ProtobufCMessage *resp = malloc(desc->sizeof_message);
+
+	if (!resp)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	protobuf_c_message_init(desc, resp);
+	*ret_resp = resp;
+	return GRPC_STATUS_OK;
+}
+
 static grpc_status_code fail_busy(char **ret_details, const char *volume_id)
 {
 	return fail(ret_details, -EALREADY, "an operation on volume %s is already in progress",
@@ -689,7 +702,6 @@ static grpc_status_code node_stage(void *userdata, const ProtobufCMessage *msg,
 {
 	const Csi__V1__NodeStageVolumeRequest *req = (const Csi__V1__NodeStageVolumeRequest *)msg;
 	struct csi_node *node = userdata;
-	Csi__V1__NodeStageVolumeResponse *resp;
 	struct node_volume_spec spec;
 	struct node_volume v;
 	grpc_status_code code;
@@ -798,12 +810,7 @@ out:
 	if (r < 0)
 		return fail(ret_details, r, "stage %s: %s", req->volume_id,
 			    why[0] ? why : strerror(-r));
-	resp = malloc(sizeof(*resp));
-	if (!resp)
-		return GRPC_STATUS_RESOURCE_EXHAUSTED;
-	csi__v1__node_stage_volume_response__init(resp);
-	*ret_resp = &resp->base;
-	return GRPC_STATUS_OK;
+	return reply_empty(&csi__v1__node_stage_volume_response__descriptor, ret_resp);
 }
 
 /* ---- NodeUnstageVolume ------------------------------------------------------- */
@@ -842,7 +849,6 @@ static grpc_status_code node_unstage(void *userdata, const ProtobufCMessage *msg
 	const Csi__V1__NodeUnstageVolumeRequest *req =
 		(const Csi__V1__NodeUnstageVolumeRequest *)msg;
 	struct csi_node *node = userdata;
-	Csi__V1__NodeUnstageVolumeResponse *resp;
 	struct atomsys_disk disk_status;
 	struct mount_entry *entry = NULL;
 	struct node_volume v;
@@ -921,12 +927,7 @@ out:
 	if (r < 0)
 		return fail(ret_details, r, "unstage %s: %s", req->volume_id,
 			    why[0] ? why : strerror(-r));
-	resp = malloc(sizeof(*resp));
-	if (!resp)
-		return GRPC_STATUS_RESOURCE_EXHAUSTED;
-	csi__v1__node_unstage_volume_response__init(resp);
-	*ret_resp = &resp->base;
-	return GRPC_STATUS_OK;
+	return reply_empty(&csi__v1__node_unstage_volume_response__descriptor, ret_resp);
 }
 
 /* ---- NodePublishVolume ------------------------------------------------------- */
@@ -961,7 +962,6 @@ static grpc_status_code node_publish(void *userdata, const ProtobufCMessage *msg
 	const Csi__V1__NodePublishVolumeRequest *req =
 		(const Csi__V1__NodePublishVolumeRequest *)msg;
 	struct csi_node *node = userdata;
-	Csi__V1__NodePublishVolumeResponse *resp;
 	struct mount_entry *entry = NULL;
 	char source[PATH_MAX], why[NODE_WHY_MAX] = "";
 	struct node_volume v;
@@ -1059,12 +1059,7 @@ out:
 	if (r < 0)
 		return fail(ret_details, r, "publish %s: %s", req->volume_id,
 			    why[0] ? why : strerror(-r));
-	resp = malloc(sizeof(*resp));
-	if (!resp)
-		return GRPC_STATUS_RESOURCE_EXHAUSTED;
-	csi__v1__node_publish_volume_response__init(resp);
-	*ret_resp = &resp->base;
-	return GRPC_STATUS_OK;
+	return reply_empty(&csi__v1__node_publish_volume_response__descriptor, ret_resp);
 }
 
 /* ---- NodeUnpublishVolume ----------------------------------------------------- */
@@ -1075,7 +1070,6 @@ static grpc_status_code node_unpublish(void *userdata, const ProtobufCMessage *m
 	const Csi__V1__NodeUnpublishVolumeRequest *req =
 		(const Csi__V1__NodeUnpublishVolumeRequest *)msg;
 	struct csi_node *node = userdata;
-	Csi__V1__NodeUnpublishVolumeResponse *resp;
 	char why[NODE_WHY_MAX] = "";
 	grpc_status_code code;
 	bool was_mounted = false;
@@ -1114,12 +1108,7 @@ out:
 	if (r < 0)
 		return fail(ret_details, r, "unpublish %s: %s", req->volume_id,
 			    why[0] ? why : strerror(-r));
-	resp = malloc(sizeof(*resp));
-	if (!resp)
-		return GRPC_STATUS_RESOURCE_EXHAUSTED;
-	csi__v1__node_unpublish_volume_response__init(resp);
-	*ret_resp = &resp->base;
-	return GRPC_STATUS_OK;
+	return reply_empty(&csi__v1__node_unpublish_volume_response__descriptor, ret_resp);
 }
 
 /* ---- NodeGetVolumeStats ------------------------------------------------------ */
