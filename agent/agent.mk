@@ -27,7 +27,7 @@ WKT := google/protobuf/descriptor.proto google/protobuf/timestamp.proto google/p
 PB_SRCS := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS)) $(patsubst %.proto,$(GEN)/%.pb-c.c,$(WKT))
 PB_OBJS := $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(PB_SRCS))
 
-LIB_SRCS := $(wildcard agent/lib/*.c agent/csi/*.c)
+LIB_SRCS := $(wildcard agent/lib/*.c agent/csi/*.c agent/storage/*.c)
 LIB_OBJS := $(patsubst agent/%.c,$(OBJ)/%.o,$(LIB_SRCS))
 LIB := $(O)/libatomblk.a
 
@@ -56,7 +56,7 @@ $(OBJ)/gen/%.o: $(GEN)/%.c
 # Every agent object may include any generated header.
 $(LIB_OBJS) $(TEST_LIB_OBJS): | $(PB_SRCS)
 
-$(OBJ)/%.o: agent/%.c
+$(OBJ)/%.o: agent/%.c | $(PB_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 

@@ -27,7 +27,9 @@
 #include "lib/roots.h"
 #include "lib/rpc_server.h"
 #include "lib/status.h"
+#include "lib/tls.h"
 #include "lib/upgrade.h"
+#include "storage/storage.h"
 
 extern char **environ;
 
@@ -250,12 +252,16 @@ static const char *describe_start_error(int err)
  * methods. On failure *ret may be set; the caller frees it after the server.
  */
 static int node_service_start(const struct agent_config *cfg, struct rpc_server *server,
+			      const struct tls_files *tls, struct storage *storage,
 			      struct csi_node **ret)
 {
 	const struct csi_node_config node_cfg = {
 		.node_id = cfg->node_id,
 		.max_volumes = cfg->max_volumes,
 		.topology = cfg->topology,
+		.tls = tls,
+		.local_fn = storage ? storage_call : NULL,
+		.local = storage,
 	};
 	int r;
 
@@ -275,12 +281,128 @@ static int node_service_start(const struct agent_config *cfg, struct rpc_server 
 	return r;
 }
 
+/*
+ * The TLS material: required to serve the target API or to reach remote
+ * storage nodes from a controller; optional for a node (remote legs then
+ * fail at stage time with a clear error). *ret stays zeroed when absent.
+ */
+static int tls_prepare(const struct agent_config *cfg, struct tls_files *ret, bool *ret_loaded)
+{
+	bool needed = cfg->has_target_endpoint || cfg->mode == AGENT_MODE_CONTROLLER ||
+		      (cfg->mode == AGENT_MODE_ALL && (cfg->storage_nodes[0] || cfg->storage_service[0]));
+	const char *missing = NULL;
+	int r;
+
+	*ret_loaded = false;
+	r = tls_files_load(cfg->tls_dir, ret, &missing);
+	if (r == 0) {
+		*ret_loaded = true;
+		return 0;
+	}
+	if (!needed) {
+		log_info("no TLS material: storage nodes on other machines are out of reach",
+			 "tls_dir=\"%s\" missing=%s", cfg->tls_dir, missing ? missing : "?");
+		return 0;
+	}
+	log_error("cannot load the target API's TLS material", "tls_dir=\"%s\" file=%s error=\"%s\"",
+		  cfg->tls_dir, missing ? missing : "?", strerror(-r));
+	return r;
+}
+
+/* The storage role: the pool, its exports, and (with --target-endpoint) the target API server. */
+static int storage_start(const struct agent_config *cfg, const struct tls_files *tls,
+			 rpc_call_observer_fn observer, void *observer_userdata,
+			 struct storage **ret_storage, struct rpc_server **ret_server)
+{
+	char nvme_address[64];
+	struct storage_config storage_cfg = {
+		.node_id = cfg->node_id,
+		.topology = cfg->topology,
+		.state_dir = cfg->state_dir,
+		.pool_dir = cfg->pool_dir,
+		.pool_capacity = cfg->pool_capacity,
+		.nvme_address = nvme_address,
+		.nvme_port = cfg->nvme_port,
+		.rdma = cfg->nvme_rdma,
+	};
+	struct rpc_server_config target_cfg = {
+		.tcp_address = cfg->target_endpoint.target,
+		.tls = tls,
+		.workers = cfg->workers,
+		.observer = observer,
+		.observer_userdata = observer_userdata,
+	};
+	int r;
+
+	if (cfg->nvme_address[0]) {
+		snprintf(nvme_address, sizeof(nvme_address), "%s", cfg->nvme_address);
+	} else if (cfg->has_target_endpoint) {
+		/* host of host:port, without IPv6 brackets */
+		const char *t = cfg->target_endpoint.target, *colon = strrchr(t, ':');
+		size_t len = colon ? (size_t)(colon - t) : strlen(t);
+
+		if (t[0] == '[' && len >= 2) {
+			t++;
+			len -= 2;
+		}
+		snprintf(nvme_address, sizeof(nvme_address), "%.*s", (int)len, t);
+	} else {
+		snprintf(nvme_address, sizeof(nvme_address), "127.0.0.1");
+	}
+	r = storage_new(&storage_cfg, ret_storage);
+	if (r < 0) {
+		log_error("cannot start the storage role", "pool_dir=\"%s\" error=\"%s\"",
+			  cfg->pool_dir, r == -EBADMSG ? "corrupt journal" : strerror(-r));
+		return r;
+	}
+	if (!cfg->has_target_endpoint)
+		return 0;
+	r = rpc_server_new(&target_cfg, ret_server);
+	if (r == 0)
+		r = storage_register(*ret_server, *ret_storage);
+	if (r == 0)
+		r = rpc_server_start(*ret_server);
+	if (r < 0)
+		log_error("cannot serve the target API", "target_endpoint=%s error=\"%s\"",
+			  cfg->target_endpoint.target, describe_start_error(r));
+	else
+		log_info("serving the target API", "target_endpoint=%s nvme_address=%s",
+			 cfg->target_endpoint.target, nvme_address);
+	return r;
+}
+
+static int controller_start(const struct agent_config *cfg, struct rpc_server *server,
+			    const struct tls_files *tls, struct storage *storage,
+			    struct csi_controller **ret)
+{
+	const struct csi_controller_config controller_cfg = {
+		.storage_nodes = cfg->storage_nodes[0] ? cfg->storage_nodes : NULL,
+		.storage_service = cfg->storage_service[0] ? cfg->storage_service : NULL,
+		.tls = tls,
+		.local_fn = storage ? storage_call : NULL,
+		.local = storage,
+	};
+	int r;
+
+	r = csi_controller_new(&controller_cfg, ret);
+	if (r == 0)
+		r = csi_controller_register(server, *ret);
+	if (r < 0)
+		log_error("cannot start the Controller service", "error=\"%s\"", strerror(-r));
+	return r;
+}
+
 int main(int argc, char *argv[])
 {
 	struct rpc_server_config server_cfg = {};
 	struct csi_plugin plugin = {};
 	struct rpc_server *server = NULL;
 	struct csi_node *node = NULL;
+	struct csi_controller *controller = NULL;
+	struct storage *storage = NULL;
+	struct rpc_server *target_server = NULL;
+	struct tls_files tls = {};
+	bool tls_loaded = false;
 	struct metrics *metrics = NULL;
 	struct agent_config cfg;
 	enum config_action action;
@@ -358,8 +480,23 @@ int main(int argc, char *argv[])
 		kernel_prepare(&cfg);
 		plugin.kernel_ready = kernel_ready;
 	}
+	r = tls_prepare(&cfg, &tls, &tls_loaded);
+	if (r < 0)
+		goto out_free;
+	if (cfg.mode != AGENT_MODE_CONTROLLER && cfg.pool_dir[0]) {
+		r = storage_start(&cfg, tls_loaded ? &tls : NULL, server_cfg.observer,
+				  server_cfg.observer_userdata, &storage, &target_server);
+		if (r < 0)
+			goto out_free;
+	}
+	if (cfg.mode != AGENT_MODE_NODE) {
+		r = controller_start(&cfg, server, tls_loaded ? &tls : NULL, storage, &controller);
+		if (r < 0)
+			goto out_free;
+		plugin.controller_registered = true;
+	}
 	if (cfg.mode != AGENT_MODE_CONTROLLER) {
-		r = node_service_start(&cfg, server, &node);
+		r = node_service_start(&cfg, server, tls_loaded ? &tls : NULL, storage, &node);
 		if (r < 0)
 			goto out_free;
 	}
@@ -399,6 +536,8 @@ int main(int argc, char *argv[])
 	atomic_store(&plugin.serving, false);
 	if (cfg.ready_file[0])
 		unlink(cfg.ready_file);
+	if (target_server)
+		rpc_server_shutdown(target_server, cfg.shutdown_timeout_ms);
 	r = rpc_server_shutdown(server, cfg.shutdown_timeout_ms);
 	if (r == -EBUSY) {
 		log_error("calls still running after the shutdown timeout; exiting anyway",
@@ -409,14 +548,22 @@ int main(int argc, char *argv[])
 		log_warn("in-flight calls cancelled at the shutdown timeout", "timeout_ms=%d",
 			 cfg.shutdown_timeout_ms);
 	rpc_server_free(server);
+	rpc_server_free(target_server);
 	csi_node_free(node);
+	csi_controller_free(controller);
+	storage_free(storage);
+	tls_files_clear(&tls);
 	metrics_free(metrics);
 	log_info("stopped", NULL);
 	return r < 0 ? EXIT_RUNTIME_FAILURE : EXIT_SUCCESS;
 
 out_free:
 	rpc_server_free(server);
+	rpc_server_free(target_server);
 	csi_node_free(node);
+	csi_controller_free(controller);
+	storage_free(storage);
+	tls_files_clear(&tls);
 	metrics_free(metrics);
 	return EXIT_RUNTIME_FAILURE;
 }

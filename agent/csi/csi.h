@@ -11,6 +11,9 @@
 
 #include "lib/config.h"
 #include "lib/rpc_server.h"
+#include "lib/target_client.h"
+
+struct tls_files;
 
 #define CSI_PLUGIN_NAME "csi.atomblk.io"
 
@@ -45,6 +48,9 @@ bool csi_plugin_ready(struct csi_plugin *plugin);
 
 struct csi_node_config {
 	const char *node_id; /* NodeGetInfo's node_id */
+	const struct tls_files *tls; /* to reach storage nodes' target API; NULL: local only */
+	target_local_fn local_fn; /* this process's storage role (--mode all/node with a pool), or NULL */
+	void *local;
 	unsigned int max_volumes; /* NodeGetInfo's max_volumes_per_node; 0 = no limit */
 	const char *topology; /* "k=v[,k=v]"; NULL or "" = CSI_NODE_TOPOLOGY_KEY=<node_id> */
 };
@@ -63,5 +69,26 @@ struct csi_node *csi_node_free(struct csi_node *node);
 
 /* csi_node_register() - add the Node service's methods to @server. */
 int csi_node_register(struct rpc_server *server, struct csi_node *node);
+
+/*
+ * The Controller service (csi/controller.c): stateless, the storage nodes'
+ * replicas (their labels) are the truth.
+ */
+struct csi_controller_config {
+	const char *storage_nodes; /* "host:port[,host:port...]" (static list), or NULL */
+	const char *storage_service; /* "name:port": a DNS name resolving to every storage node, or NULL */
+	const struct tls_files *tls; /* client certificate for remote storage nodes */
+	target_local_fn local_fn; /* the in-process storage role (--mode all), or NULL */
+	void *local;
+};
+
+struct csi_controller;
+
+/* csi_controller_new() - Return: 0, -EINVAL (no storage node source, bad list), -ENOMEM. */
+int csi_controller_new(const struct csi_controller_config *cfg, struct csi_controller **ret);
+struct csi_controller *csi_controller_free(struct csi_controller *c);
+
+/* csi_controller_register() - add the Controller service's methods to @server. */
+int csi_controller_register(struct rpc_server *server, struct csi_controller *c);
 
 #endif

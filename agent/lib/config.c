@@ -3,6 +3,7 @@
 #include "lib/config.h"
 #include "lib/roots.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -170,6 +171,117 @@ static int apply_manage_modules(struct agent_config *cfg, const char *value)
 	return 0;
 }
 
+static int apply_pool_dir(struct agent_config *cfg, const char *value)
+{
+	return apply_dir(cfg->pool_dir, sizeof(cfg->pool_dir), value);
+}
+
+static int apply_pool_capacity(struct agent_config *cfg, const char *value)
+{
+	return config_parse_size(value, &cfg->pool_capacity);
+}
+
+static int apply_target_endpoint(struct agent_config *cfg, const char *value)
+{
+	int r = endpoint_parse(value, &cfg->target_endpoint);
+
+	if (r < 0)
+		return r;
+	if (cfg->target_endpoint.kind != ENDPOINT_TCP)
+		return -EINVAL;
+	cfg->has_target_endpoint = true;
+	return 0;
+}
+
+static int apply_tls_dir(struct agent_config *cfg, const char *value)
+{
+	return apply_dir(cfg->tls_dir, sizeof(cfg->tls_dir), value);
+}
+
+/* A numeric IPv4 or IPv6 address (nvmet listens on addresses, not names). */
+static int apply_nvme_address(struct agent_config *cfg, const char *value)
+{
+	unsigned char buf[16];
+
+	if (strlen(value) >= sizeof(cfg->nvme_address) ||
+	    (inet_pton(AF_INET, value, buf) != 1 && inet_pton(AF_INET6, value, buf) != 1))
+		return -EINVAL;
+	strcpy(cfg->nvme_address, value);
+	return 0;
+}
+
+static int apply_nvme_port(struct agent_config *cfg, const char *value)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (errno || end == value || *end || n < 1 || n > 65535)
+		return -EINVAL;
+	snprintf(cfg->nvme_port, sizeof(cfg->nvme_port), "%ld", n);
+	return 0;
+}
+
+static int apply_nvme_rdma(struct agent_config *cfg, const char *value)
+{
+	if (!strcmp(value, "auto"))
+		cfg->nvme_rdma = -1;
+	else if (!strcmp(value, "off"))
+		cfg->nvme_rdma = 0;
+	else if (!strcmp(value, "on"))
+		cfg->nvme_rdma = 1;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* "host:port" with a non-empty host and a port 1-65535. */
+static bool host_port_valid(const char *s, size_t len)
+{
+	const char *colon = memrchr(s, ':', len);
+	long port = 0;
+
+	if (!colon || colon == s || colon == s + len - 1)
+		return false;
+	for (const char *p = colon + 1; p < s + len; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		port = port * 10 + (*p - '0');
+		if (port > 65535)
+			return false;
+	}
+	return port > 0;
+}
+
+static int apply_storage_nodes(struct agent_config *cfg, const char *value)
+{
+	const char *p = value;
+
+	if (strlen(value) >= sizeof(cfg->storage_nodes))
+		return -EINVAL;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (!host_port_valid(p, len))
+			return -EINVAL;
+		p += len;
+		if (*p == ',' && !*++p)
+			return -EINVAL;
+	}
+	strcpy(cfg->storage_nodes, value);
+	return 0;
+}
+
+static int apply_storage_service(struct agent_config *cfg, const char *value)
+{
+	if (strlen(value) >= sizeof(cfg->storage_service) ||
+	    (value[0] && !host_port_valid(value, strlen(value))))
+		return -EINVAL;
+	strcpy(cfg->storage_service, value);
+	return 0;
+}
+
 static const struct config_option config_options[] = {
 	{ "endpoint", "CSI_ENDPOINT", apply_endpoint,
 	  "CSI socket: unix:///path, /path or host:port (default " CONFIG_DEFAULT_ENDPOINT ")" },
@@ -205,6 +317,27 @@ static const struct config_option config_options[] = {
 	{ "manage-modules", "ATOMBLK_MANAGE_MODULES", apply_manage_modules,
 	  "true: load/upgrade the kernel modules at start and be ready only with a client;"
 	  " false: leave them alone (hosts that cannot load modules, tests) (default true)" },
+	{ "pool-dir", "ATOMBLK_POOL_DIR", apply_pool_dir,
+	  "storage role: the pool of backing files (node mode: off unless set;"
+	  " all mode: default <state-dir>/pool)" },
+	{ "pool-capacity", "ATOMBLK_POOL_CAPACITY", apply_pool_capacity,
+	  "bytes the pool may provision: 64G, 1T, 512M (default: the pool filesystem's size)" },
+	{ "target-endpoint", "ATOMBLK_TARGET_ENDPOINT", apply_target_endpoint,
+	  "storage role: serve the target API on host:port, mutual TLS from --tls-dir" },
+	{ "tls-dir", "ATOMBLK_TLS_DIR", apply_tls_dir,
+	  "ca.crt, tls.crt and tls.key for the target API (default " CONFIG_DEFAULT_TLS_DIR ")" },
+	{ "nvme-address", "ATOMBLK_NVME_ADDRESS", apply_nvme_address,
+	  "storage role: the IP address nvmet listens on (default: the target endpoint's"
+	  " host, else 127.0.0.1)" },
+	{ "nvme-port", "ATOMBLK_NVME_PORT", apply_nvme_port,
+	  "storage role: the NVMe-oF port (default " CONFIG_DEFAULT_NVME_PORT ")" },
+	{ "nvme-rdma", "ATOMBLK_NVME_RDMA", apply_nvme_rdma,
+	  "storage role: also listen on RDMA: auto (when an RDMA device holds the address),"
+	  " on, off (default auto)" },
+	{ "storage-nodes", "ATOMBLK_STORAGE_NODES", apply_storage_nodes,
+	  "controller: the storage nodes' target API, host:port[,host:port]" },
+	{ "storage-service", "ATOMBLK_STORAGE_SERVICE", apply_storage_service,
+	  "controller: a DNS name:port resolving to every storage node (a headless Service)" },
 };
 
 #define CONFIG_OPTION_COUNT (sizeof(config_options) / sizeof(config_options[0]))
@@ -258,7 +391,7 @@ int config_parse_duration_ms(const char *text, int *ret_ms)
 
 const char *config_usage(void)
 {
-	static char text[4096];
+	static char text[8192];
 	size_t pos;
 
 	if (text[0])
@@ -328,6 +461,44 @@ static void config_defaults(struct agent_config *cfg)
 	strcpy(cfg->kubelet_dir, CONFIG_DEFAULT_KUBELET_DIR);
 	strcpy(cfg->state_dir, CONFIG_DEFAULT_STATE_DIR);
 	strcpy(cfg->run_dir, CONFIG_DEFAULT_RUN_DIR);
+	strcpy(cfg->tls_dir, CONFIG_DEFAULT_TLS_DIR);
+	strcpy(cfg->nvme_port, CONFIG_DEFAULT_NVME_PORT);
+	cfg->nvme_rdma = -1;
+}
+
+int config_parse_size(const char *text, unsigned long long *ret)
+{
+	unsigned long long value, scale = 1;
+	char *end;
+
+	errno = 0;
+	value = strtoull(text, &end, 10);
+	if (errno || end == text || text[0] == '-' || text[0] == '+')
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'K':
+		scale = 1ULL << 10;
+		break;
+	case 'M':
+		scale = 1ULL << 20;
+		break;
+	case 'G':
+		scale = 1ULL << 30;
+		break;
+	case 'T':
+		scale = 1ULL << 40;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end && end[1] && strcmp(end + 1, "i") && strcmp(end + 1, "iB"))
+		return -EINVAL;
+	if (value > ~0ULL / scale)
+		return -EINVAL;
+	*ret = value * scale;
+	return 0;
 }
 
 int config_parse(int argc, char *const argv[], char *const envp[], struct agent_config *ret,
@@ -387,6 +558,18 @@ int config_parse(int argc, char *const argv[], char *const envp[], struct agent_
 	if (action == CONFIG_ACTION_RUN && cfg.mode != AGENT_MODE_CONTROLLER && !cfg.node_id[0])
 		return fail(ret_error, "--node-id (or NODE_ID) is required in %s mode",
 			    agent_mode_name(cfg.mode));
+	if (action == CONFIG_ACTION_RUN && cfg.mode == AGENT_MODE_CONTROLLER &&
+	    !cfg.storage_nodes[0] && !cfg.storage_service[0])
+		return fail(ret_error, "controller mode needs --storage-nodes or --storage-service"
+				       " (ATOMBLK_STORAGE_NODES / ATOMBLK_STORAGE_SERVICE)");
+	if (action == CONFIG_ACTION_RUN && cfg.mode == AGENT_MODE_NODE && cfg.has_target_endpoint &&
+	    !cfg.pool_dir[0])
+		return fail(ret_error, "--target-endpoint serves the storage role: it needs --pool-dir");
+	if (action == CONFIG_ACTION_RUN && cfg.mode == AGENT_MODE_ALL && !cfg.pool_dir[0]) {
+		if (snprintf(cfg.pool_dir, sizeof(cfg.pool_dir), "%s/pool", cfg.state_dir) >=
+		    (int)sizeof(cfg.pool_dir))
+			return fail(ret_error, "--state-dir is too long for the default pool directory");
+	}
 
 	*ret = cfg;
 	*ret_action = action;

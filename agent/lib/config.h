@@ -29,6 +29,9 @@ enum agent_mode {
 #define CONFIG_TOPOLOGY_MAX 1024
 #define CONFIG_DEFAULT_MODULES_BASE "/usr/lib/atomblk/modules" /* + /<version>/<uname -r> */
 #define CONFIG_DEFAULT_RUN_DIR "/run/atomblk"
+#define CONFIG_DEFAULT_TLS_DIR "/etc/atomblk/tls"
+#define CONFIG_DEFAULT_NVME_PORT "4420"
+#define CONFIG_ADDR_MAX 256 /* host:port strings */
 
 struct agent_config {
 	struct endpoint endpoint; /* --endpoint / CSI_ENDPOINT (unix or TCP) */
@@ -48,6 +51,18 @@ struct agent_config {
 	char modules_dir[PATH_MAX]; /* --modules-dir / ATOMBLK_MODULES_DIR; "" = default */
 	char run_dir[PATH_MAX]; /* --run-dir / ATOMBLK_RUN_DIR: the upgrade lock's directory */
 	bool no_module_management; /* --manage-modules=false / ATOMBLK_MANAGE_MODULES */
+	/* The storage role (node and all modes): on when pool_dir is set. */
+	char pool_dir[PATH_MAX]; /* --pool-dir / ATOMBLK_POOL_DIR; all mode: <state-dir>/pool */
+	unsigned long long pool_capacity; /* --pool-capacity / ATOMBLK_POOL_CAPACITY; 0 = fs size */
+	bool has_target_endpoint; /* the target API is served on TCP (mutual TLS) */
+	struct endpoint target_endpoint; /* --target-endpoint / ATOMBLK_TARGET_ENDPOINT */
+	char tls_dir[PATH_MAX]; /* --tls-dir / ATOMBLK_TLS_DIR: ca.crt, tls.crt, tls.key */
+	char nvme_address[64]; /* --nvme-address / ATOMBLK_NVME_ADDRESS; "" = target host or 127.0.0.1 */
+	char nvme_port[8]; /* --nvme-port / ATOMBLK_NVME_PORT (default 4420) */
+	int nvme_rdma; /* --nvme-rdma / ATOMBLK_NVME_RDMA: auto (-1), off (0), on (1) */
+	/* The controller role (controller and all modes): where the storage nodes are. */
+	char storage_nodes[CONFIG_TOPOLOGY_MAX]; /* --storage-nodes / ATOMBLK_STORAGE_NODES: host:port,... */
+	char storage_service[CONFIG_ADDR_MAX]; /* --storage-service / ATOMBLK_STORAGE_SERVICE: name:port */
 };
 
 enum config_action {
@@ -79,5 +94,8 @@ int agent_mode_parse(const char *name, enum agent_mode *ret);
 
 /* config_parse_duration_ms() - "10", "10s", "500ms", "2m" -> milliseconds (plain numbers are seconds). */
 int config_parse_duration_ms(const char *text, int *ret_ms);
+
+/* config_parse_size() - "1073741824", "512M", "8G", "2T" (binary units) -> bytes. */
+int config_parse_size(const char *text, unsigned long long *ret);
 
 #endif

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 struct rpc_server;
+struct tls_files;
 
 /*
  * A method handler. Runs on a worker thread, possibly concurrently with any
@@ -54,6 +55,11 @@ typedef void (*rpc_call_observer_fn)(void *userdata, const char *method, grpc_st
 struct rpc_server_config {
 	const char *unix_path; /* absolute unix socket path, or NULL */
 	const char *tcp_address; /* "host:port" for a TCP listener, or NULL */
+	/*
+	 * Mutual TLS on the TCP listener (lib/tls.h): clients must present a
+	 * certificate signed by tls->ca. NULL: insecure (CSI on a unix socket).
+	 */
+	const struct tls_files *tls;
 	unsigned int workers; /* worker threads (1..64) */
 	rpc_call_observer_fn observer; /* optional, e.g. for logs and metrics */
 	void *observer_userdata;
