@@ -19,7 +19,7 @@ cat > ext.cnf <<EXT
 basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=DNS:$svc,DNS:$svc.$namespace,DNS:$svc.$namespace.svc,DNS:*.$svc.$namespace.svc,DNS:$release-controller
+subjectAltName=DNS:$svc,DNS:$svc.$namespace,DNS:$svc.$namespace.svc,DNS:*.$svc.$namespace.svc,DNS:$release-controller,DNS:atomblk-target
 EXT
 openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out tls.crt \
 	-days $days -extfile ext.cnf 2>/dev/null

@@ -181,8 +181,18 @@ function assertions(objs, v) {
 		expectEq("--node-id", argValue(agent(), "--node-id"), "$(NODE_ID)");
 		const metrics = v.metrics.enabled ? `:${v.metrics.port}` : "";
 		expectEq("--metrics-addr", argValue(agent(), "--metrics-addr"), metrics);
-		const tcp = argValue(agent(), "--tcp-endpoint");
-		expectEq("--tcp-endpoint", tcp, v.storage.enabled ? `$(POD_IP):${v.storage.port}` : undefined);
+		const on = v.storage.enabled;
+		expectEq("--tcp-endpoint", argValue(agent(), "--tcp-endpoint"), undefined);
+		expectEq("--target-endpoint", argValue(agent(), "--target-endpoint"),
+			on ? `$(POD_IP):${v.storage.port}` : undefined);
+		expectEq("--pool-dir", argValue(agent(), "--pool-dir"), on ? v.storage.poolDir : undefined);
+		expectEq("--pool-capacity", argValue(agent(), "--pool-capacity"),
+			on && v.storage.capacity ? v.storage.capacity : undefined);
+		expectEq("--nvme-port", argValue(agent(), "--nvme-port"), on ? `${v.storage.nvmePort}` : undefined);
+		expectEq("--nvme-rdma", argValue(agent(), "--nvme-rdma"), on ? v.storage.rdma : undefined);
+		const pool = agent().volumeMounts.find((m) => m.mountPath === v.storage.poolDir);
+		expectEq("pool mount", pool && volumeOf(nodePod(), pool.name).hostPath.path,
+			on ? v.storage.poolDir : undefined);
 	});
 	check("node: registrar registers the agent's socket under the kubelet dir", () => {
 		const reg = container(nodePod().spec, "node-driver-registrar");
