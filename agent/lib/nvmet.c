@@ -100,7 +100,7 @@ static int nvmet_symlink(const char *target, const char *link)
 	return 0;
 }
 
-static bool nvmet_host_nqn_is_valid(const char *nqn)
+bool nvmet_host_nqn_is_valid(const char *nqn)
 {
 	size_t len = nqn ? strnlen(nqn, NVMET_NQN_MAX + 1) : 0;
 
@@ -248,7 +248,8 @@ int nvmet_export(const char *root, const char *name, const char *device_path, co
 	int ret;
 
 	if (nvmet_nqn(name, nqn, sizeof(nqn)) || !device_path || device_path[0] != '/' ||
-	    !nvmet_host_nqn_is_valid(host_nqn) || !tcp || !nvmet_address_is_valid(tcp, "tcp") ||
+	    (host_nqn && !nvmet_host_nqn_is_valid(host_nqn)) || !tcp ||
+	    !nvmet_address_is_valid(tcp, "tcp") ||
 	    (rdma && !nvmet_address_is_valid(rdma, "rdma")))
 		return -EINVAL;
 	ret = nvmet_root(root, top, sizeof(top));
@@ -258,11 +259,13 @@ int nvmet_export(const char *root, const char *name, const char *device_path, co
 		return -errno;
 
 	/* The host entry first: allowed_hosts/ links point at it. */
-	ret = nvmet_pathf(path, "%s/hosts/%s", top, host_nqn);
-	if (!ret)
-		ret = nvmet_mkdir(path);
-	if (ret)
-		return ret;
+	if (host_nqn) {
+		ret = nvmet_pathf(path, "%s/hosts/%s", top, host_nqn);
+		if (!ret)
+			ret = nvmet_mkdir(path);
+		if (ret)
+			return ret;
+	}
 
 	ret = nvmet_pathf(subsys, "%s/subsystems/%s", top, nqn);
 	if (ret)
@@ -276,11 +279,11 @@ int nvmet_export(const char *root, const char *name, const char *device_path, co
 	ret = nvmet_pathf(path, "%s/attr_allow_any_host", subsys);
 	if (!ret)
 		ret = nvmet_write_attr(path, "0");
-	if (!ret)
+	if (!ret && host_nqn)
 		ret = nvmet_pathf(target, "%s/hosts/%s", top, host_nqn);
-	if (!ret)
+	if (!ret && host_nqn)
 		ret = nvmet_pathf(path, "%s/allowed_hosts/%s", subsys, host_nqn);
-	if (!ret)
+	if (!ret && host_nqn)
 		ret = nvmet_symlink(target, path);
 	if (!ret)
 		ret = nvmet_namespace_enable(subsys, device_path);
@@ -420,6 +423,132 @@ int nvmet_unexport(const char *root, const char *name)
 	if (rmdir(subsys) < 0 && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+/* The top directory and replica @name's subsystem directory, which must exist. */
+static int nvmet_subsys_dir(const char *root, const char *name, char *top, char *subsys)
+{
+	char nqn[NVMET_NQN_MAX + 1];
+	struct stat st;
+	int ret;
+
+	if (nvmet_nqn(name, nqn, sizeof(nqn)))
+		return -EINVAL;
+	ret = nvmet_root(root, top, PATH_MAX);
+	if (!ret)
+		ret = nvmet_pathf(subsys, "%s/subsystems/%s", top, nqn);
+	if (ret)
+		return ret;
+	if (stat(subsys, &st) < 0)
+		return -errno;
+	return 0;
+}
+
+int nvmet_allow_host(const char *root, const char *name, const char *host_nqn)
+{
+	char top[PATH_MAX], subsys[PATH_MAX], host[PATH_MAX], link[PATH_MAX];
+	bool created = false;
+	int ret;
+
+	if (!nvmet_host_nqn_is_valid(host_nqn))
+		return -EINVAL;
+	ret = nvmet_subsys_dir(root, name, top, subsys);
+	if (ret)
+		return ret;
+	ret = nvmet_pathf(host, "%s/hosts/%s", top, host_nqn);
+	if (!ret)
+		ret = nvmet_pathf(link, "%s/allowed_hosts/%s", subsys, host_nqn);
+	if (ret)
+		return ret;
+	if (mkdir(host, 0755) == 0)
+		created = true;
+	else if (errno != EEXIST)
+		return -errno;
+	ret = nvmet_symlink(host, link);
+	if (ret && created)
+		rmdir(host);
+	return ret;
+}
+
+int nvmet_disallow_host(const char *root, const char *name, const char *host_nqn)
+{
+	char top[PATH_MAX], subsys[PATH_MAX], host[PATH_MAX], link[PATH_MAX];
+	int ret;
+
+	if (!nvmet_host_nqn_is_valid(host_nqn))
+		return -EINVAL;
+	ret = nvmet_subsys_dir(root, name, top, subsys);
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	ret = nvmet_pathf(host, "%s/hosts/%s", top, host_nqn);
+	if (!ret)
+		ret = nvmet_pathf(link, "%s/allowed_hosts/%s", subsys, host_nqn);
+	if (ret)
+		return ret;
+	if (unlink(link) < 0 && errno != ENOENT)
+		return -errno;
+	if (!nvmet_host_in_use(top, host_nqn))
+		rmdir(host); /* best effort: another tool may use the entry */
+	return 0;
+}
+
+int nvmet_list_hosts(const char *root, const char *name, char ***ret_hosts, size_t *ret_count)
+{
+	char top[PATH_MAX], subsys[PATH_MAX], path[PATH_MAX];
+	char **hosts = NULL, **grown;
+	size_t count = 0;
+	struct dirent *de;
+	DIR *d;
+	int ret;
+
+	ret = nvmet_subsys_dir(root, name, top, subsys);
+	if (!ret)
+		ret = nvmet_pathf(path, "%s/allowed_hosts", subsys);
+	if (ret)
+		return ret;
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		grown = realloc(hosts, (count + 1) * sizeof(*hosts));
+		if (!grown || !(grown[count] = strdup(de->d_name))) {
+			hosts = grown ? grown : hosts;
+			ret = -ENOMEM;
+			break;
+		}
+		hosts = grown;
+		count++;
+	}
+	closedir(d);
+	if (ret) {
+		nvmet_hosts_free(hosts, count);
+		return ret;
+	}
+	*ret_hosts = hosts;
+	*ret_count = count;
+	return 0;
+}
+
+void nvmet_hosts_free(char **hosts, size_t count)
+{
+	for (size_t i = 0; hosts && i < count; i++)
+		free(hosts[i]);
+	free(hosts);
+}
+
+int nvmet_revalidate_size(const char *root, const char *name)
+{
+	char top[PATH_MAX], subsys[PATH_MAX], path[PATH_MAX];
+	int ret;
+
+	ret = nvmet_subsys_dir(root, name, top, subsys);
+	if (!ret)
+		ret = nvmet_pathf(path, "%s/namespaces/%d/revalidate_size", subsys, NVMET_NSID);
+	if (!ret)
+		ret = nvmet_write_attr(path, "1");
+	return ret;
 }
 
 /* The ports subsystem @nqn is linked into, at most ARRAY_SIZE(e->addrs). */

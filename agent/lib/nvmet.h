@@ -5,7 +5,8 @@
  *
  * One subsystem per replica, NQN NVMET_NQN_PREFIX<replica name>, namespace 1
  * backed by the replica's file, attr_allow_any_host 0 and only the consuming
- * node's host NQN allowed (hosts/<hostnqn> linked into allowed_hosts/). Ports
+ * nodes' host NQNs allowed (hosts/<hostnqn> linked into allowed_hosts/;
+ * none at first, then nvmet_allow_host() / nvmet_disallow_host()). Ports
  * are shared: a subsystem is linked into the port with the same transport,
  * address and service id, created (smallest free id) when there is none.
  *
@@ -37,7 +38,7 @@ struct nvmet_export {
 	char nqn[NVMET_NQN_MAX + 1]; /* subsystem NQN */
 	char device_path[PATH_MAX]; /* namespace 1's backing file */
 	bool enabled; /* namespace 1 enabled */
-	char host_nqn[NVMET_NQN_MAX + 1]; /* the allowed host ("" for none) */
+	char host_nqn[NVMET_NQN_MAX + 1]; /* the first allowed host ("" for none) */
 	struct nvmet_address addrs[2]; /* ports the subsystem is linked into */
 	size_t naddrs; /* valid entries of addrs */
 };
@@ -48,9 +49,13 @@ struct nvmet_export {
  */
 int nvmet_nqn(const char *name, char *buf, size_t size);
 
+/* nvmet_host_nqn_is_valid() - "nqn." and more, at most NVMET_NQN_MAX bytes, no '/'. */
+bool nvmet_host_nqn_is_valid(const char *nqn);
+
 /*
  * nvmet_export() - export @device_path as replica @name's subsystem to
- * @host_nqn only, listening on @tcp and, when not NULL, on @rdma.
+ * @host_nqn only (NULL: to no host yet; hosts already allowed stay),
+ * listening on @tcp and, when not NULL, on @rdma.
  * Idempotent: an existing identical export is completed, not duplicated.
  * On failure a subsystem this call created is removed again.
  * Return: 0, -EINVAL (bad name, host NQN or address), -EEXIST (the name is
@@ -59,6 +64,38 @@ int nvmet_nqn(const char *name, char *buf, size_t size);
  */
 int nvmet_export(const char *root, const char *name, const char *device_path, const char *host_nqn,
 		 const struct nvmet_address *tcp, const struct nvmet_address *rdma);
+
+/*
+ * nvmet_allow_host() - let @host_nqn connect to replica @name's subsystem.
+ * Idempotent. Return: 0, -EINVAL, -ENOENT (not exported), -errno.
+ */
+int nvmet_allow_host(const char *root, const char *name, const char *host_nqn);
+
+/*
+ * nvmet_disallow_host() - take @host_nqn off replica @name's allowed hosts
+ * (the host entry goes when no subsystem allows it any more). Connected
+ * controllers are not cut. Idempotent, also when @name is not exported.
+ * Return: 0, -EINVAL, -errno.
+ */
+int nvmet_disallow_host(const char *root, const char *name, const char *host_nqn);
+
+/*
+ * nvmet_list_hosts() - the host NQNs replica @name's subsystem allows, in
+ * directory order; free with nvmet_hosts_free().
+ * Return: 0, -EINVAL, -ENOENT (not exported), -ENOMEM, -errno.
+ */
+int nvmet_list_hosts(const char *root, const char *name, char ***ret_hosts, size_t *ret_count);
+void nvmet_hosts_free(char **hosts, size_t count);
+
+/*
+ * nvmet_revalidate_size() - make nvmet re-read the size of replica @name's
+ * backing file (namespace attribute revalidate_size): a changed size is
+ * announced to connected hosts (namespace attribute changed AEN), which
+ * then resize their namespace.
+ * Return: 0, -EINVAL (bad name, or the namespace is not enabled), -ENOENT
+ * (not exported), -errno.
+ */
+int nvmet_revalidate_size(const char *root, const char *name);
 
 /*
  * nvmet_unexport() - remove replica @name's export in reverse order: unlink

@@ -8,6 +8,7 @@
  * the queue down. The call's deadline bounds the wait.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,27 +20,42 @@
 #include <grpc/support/time.h>
 
 #include "lib/rpc_client.h"
+#include "lib/tls.h"
 
 struct rpc_client {
 	grpc_channel *channel; /* thread-safe; shared by every call */
 };
 
-int rpc_client_new(const char *target, struct rpc_client **ret)
+/* A client on a channel to @target: mutual TLS with @tls when @tls_creds, else insecure. */
+static int rpc_client_create(const char *target, bool tls_creds, const struct tls_files *tls,
+			     struct rpc_client **ret)
 {
+	grpc_arg arg = {
+		.type = GRPC_ARG_STRING,
+		.key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
+		.value.string = TLS_TARGET_NAME,
+	};
+	grpc_channel_args args = { .num_args = 1, .args = &arg };
+	grpc_ssl_pem_key_cert_pair pair;
 	grpc_channel_credentials *creds;
 	struct rpc_client *c;
 
-	if (!target || !*target || !ret)
-		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 
 	grpc_init();
-	creds = grpc_insecure_credentials_create();
+	if (tls_creds) {
+		pair.private_key = tls->key;
+		pair.cert_chain = tls->cert;
+		creds = grpc_ssl_credentials_create(tls->ca, &pair, NULL, NULL);
+	} else {
+		creds = grpc_insecure_credentials_create();
+	}
 	/* Never NULL: a bad target gives a "lame" channel that fails every call. */
-	c->channel = grpc_channel_create(target, creds, NULL);
-	grpc_channel_credentials_release(creds);
+	c->channel = creds ? grpc_channel_create(target, creds, tls_creds ? &args : NULL) : NULL;
+	if (creds)
+		grpc_channel_credentials_release(creds);
 	if (!c->channel) {
 		grpc_shutdown();
 		free(c);
@@ -47,6 +63,20 @@ int rpc_client_new(const char *target, struct rpc_client **ret)
 	}
 	*ret = c;
 	return 0;
+}
+
+int rpc_client_new(const char *target, struct rpc_client **ret)
+{
+	if (!target || !*target || !ret)
+		return -EINVAL;
+	return rpc_client_create(target, false, NULL, ret);
+}
+
+int rpc_client_new_tls(const char *target, const struct tls_files *tls, struct rpc_client **ret)
+{
+	if (!target || !*target || !ret || !tls || !tls->ca || !tls->cert || !tls->key)
+		return -EINVAL;
+	return rpc_client_create(target, true, tls, ret);
 }
 
 struct rpc_client *rpc_client_free(struct rpc_client *c)

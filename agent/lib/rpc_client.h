@@ -7,9 +7,8 @@
  * One client may be used by many threads at once: every call has its own
  * completion queue and the channel is thread-safe.
  *
- * Credentials are insecure (CSI over a unix socket). The agent-to-agent API
- * will need TLS: that will come as a struct rpc_client_opts taken by an
- * rpc_client_new_opts() variant, leaving rpc_client_new() as it is.
+ * rpc_client_new() is insecure (CSI over a unix socket); rpc_client_new_tls()
+ * speaks mutual TLS for the agent-to-agent target API (lib/tls.h).
  */
 #ifndef ATOMBLK_RPC_CLIENT_H
 #define ATOMBLK_RPC_CLIENT_H
@@ -18,6 +17,7 @@
 #include <stdint.h>
 
 struct rpc_client;
+struct tls_files;
 
 /* The outcome of one completed call. */
 struct rpc_reply {
@@ -35,6 +35,18 @@ struct rpc_reply {
  * Return: 0 and *@ret set; -EINVAL for an empty target; -ENOMEM.
  */
 int rpc_client_new(const char *target, struct rpc_client **ret);
+
+/*
+ * rpc_client_new_tls() - rpc_client_new() with mutual TLS: this agent
+ * presents @tls->cert (key @tls->key) and accepts only a server whose
+ * certificate @tls->ca signed and that carries the SAN TLS_TARGET_NAME
+ * (whatever host name or address @target uses). The PEM strings are copied.
+ * A server that refuses our certificate, or that we refuse, shows up as
+ * UNAVAILABLE on the first call.
+ * Return: 0 and *@ret set; -EINVAL for an empty target or incomplete @tls;
+ * -ENOMEM.
+ */
+int rpc_client_new_tls(const char *target, const struct tls_files *tls, struct rpc_client **ret);
 
 /* rpc_client_free() - close the channel. NULL-safe; returns NULL. */
 struct rpc_client *rpc_client_free(struct rpc_client *c);

@@ -17,6 +17,7 @@
  * completion-queue thread. Nobody touches it after starting the final batch.
  */
 #include "lib/rpc_server.h"
+#include "lib/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -514,6 +515,24 @@ static int rpc_claim_unix_path(struct rpc_server *s)
  * sign (for kubelet and the tests) that every listener is up, and a failing
  * TCP address must not expose the unix socket even briefly.
  */
+/*
+ * The TCP listener's credentials: mutual TLS when the config has TLS
+ * material (the client must present a certificate our CA signed, or the
+ * handshake fails), insecure otherwise.
+ */
+static grpc_server_credentials *rpc_tcp_credentials(const struct rpc_server *s)
+{
+	const struct tls_files *tls = s->cfg.tls;
+	grpc_ssl_pem_key_cert_pair pair;
+
+	if (!tls)
+		return grpc_insecure_server_credentials_create();
+	pair.private_key = tls->key;
+	pair.cert_chain = tls->cert;
+	return grpc_ssl_server_credentials_create_ex(
+		tls->ca, &pair, 1, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
+}
+
 static int rpc_add_listeners(struct rpc_server *s)
 {
 	grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
@@ -521,7 +540,12 @@ static int rpc_add_listeners(struct rpc_server *s)
 	int port, r = 0;
 
 	if (s->tcp_address) {
-		port = grpc_server_add_http2_port(s->server, s->tcp_address, creds);
+		grpc_server_credentials *tcp_creds = rpc_tcp_credentials(s);
+
+		port = tcp_creds ? grpc_server_add_http2_port(s->server, s->tcp_address, tcp_creds) :
+				   0;
+		if (tcp_creds)
+			grpc_server_credentials_release(tcp_creds);
 		if (!port)
 			r = -EADDRNOTAVAIL;
 		s->tcp_port = port;
