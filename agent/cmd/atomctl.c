@@ -7,6 +7,11 @@
  * calls any CSI method of a running agent (or any CSI plugin) with a JSON
  * request and prints the reply as JSON.
  *
+ *   atomctl target [--address HOST:PORT] [--tls-dir DIR] <Method> [JSON|-]
+ *
+ * calls a method of a storage node's target API (proto/target.proto) over
+ * mutual TLS, with this node's certificate (the agent's --tls-dir).
+ *
  *   atomctl status [--json]
  *   atomctl upgrade --client PATH [--params P]
  *   atomctl rollback
@@ -28,6 +33,7 @@
 #include <jansson.h>
 
 #include "csi.pb-c.h"
+#include "target.pb-c.h"
 #include "lib/atomsys.h"
 #include "lib/config.h"
 #include "lib/endpoint.h"
@@ -36,6 +42,8 @@
 #include "lib/pbjson.h"
 #include "lib/rpc_client.h"
 #include "lib/status.h"
+#include "lib/target_client.h"
+#include "lib/tls.h"
 #include "lib/upgrade.h"
 #include "lib/volctl.h"
 
@@ -259,6 +267,147 @@ static int cmd_csi(const struct atomctl_opts *opts, int argc, char **argv)
 		return EXIT_LOCAL_FAILURE;
 	}
 	snprintf(path, sizeof(path), "/%s/%s", service->name, m->name);
+	r = rpc_client_call(client, path, req, req_len, (int64_t)(opts->timeout_secs * 1000 + 0.5),
+			    &reply);
+	free(req);
+	if (r < 0) {
+		fprintf(stderr, "atomctl: %s: call failed: %s\n", m->name, strerror(-r));
+		code = EXIT_LOCAL_FAILURE;
+	} else if (reply.status != GRPC_STATUS_OK) {
+		fprintf(stderr, "atomctl: %s: %s: %s\n", m->name, status_name(reply.status),
+			reply.details);
+		code = EXIT_STATUS_BASE + reply.status;
+	} else {
+		code = print_reply(m, &reply);
+	}
+	rpc_reply_clear(&reply);
+	rpc_client_free(client);
+	return code;
+}
+
+/* --- target: the storage nodes' API -------------------------------------------------- */
+
+#define TARGET_DEFAULT_ADDRESS "127.0.0.1:9810"
+
+static void target_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: atomctl [--timeout SECS] target [--address HOST:PORT] [--tls-dir DIR] <Method> [JSON|-]\n"
+		"       atomctl target --list\n"
+		"Call a method of a storage node's target API (mutual TLS); JSON is the\n"
+		"request (default {}), - reads it from stdin.\n"
+		"  --address HOST:PORT  the node's --target-endpoint (default: $ATOMBLK_TARGET_ENDPOINT,\n"
+		"                       else " TARGET_DEFAULT_ADDRESS ")\n"
+		"  --tls-dir DIR        ca.crt, tls.crt, tls.key (default: $ATOMBLK_TLS_DIR,\n"
+		"                       else " CONFIG_DEFAULT_TLS_DIR ")\n"
+		"Method: GetInfo, Target.GetInfo or /atomblk.target.v1.Target/GetInfo.\n");
+}
+
+/* "GetInfo", "Target.GetInfo", "atomblk.target.v1.Target.GetInfo" or the path. */
+static const ProtobufCMethodDescriptor *target_method_find(const char *spec)
+{
+	const ProtobufCServiceDescriptor *s = &atomblk__target__v1__target__descriptor;
+
+	for (unsigned int j = 0; j < s->n_methods; j++) {
+		const ProtobufCMethodDescriptor *m = &s->methods[j];
+		char full[256], dotted[256], path[256];
+
+		snprintf(full, sizeof(full), "%s.%s", service_short_name(s), m->name);
+		snprintf(dotted, sizeof(dotted), "%s.%s", s->name, m->name);
+		snprintf(path, sizeof(path), "/%s/%s", s->name, m->name);
+		if (!strcasecmp(spec, m->name) || !strcasecmp(spec, full) ||
+		    !strcasecmp(spec, dotted) || !strcasecmp(spec, path))
+			return m;
+	}
+	return NULL;
+}
+
+static int cmd_target(const struct atomctl_opts *opts, int argc, char **argv)
+{
+	static const struct option long_opts[] = { { "address", required_argument, NULL, 'a' },
+						   { "tls-dir", required_argument, NULL, 'd' },
+						   { "list", no_argument, NULL, 'l' },
+						   { "help", no_argument, NULL, 'h' },
+						   {} };
+	const char *address = getenv("ATOMBLK_TARGET_ENDPOINT");
+	const char *tls_dir = getenv("ATOMBLK_TLS_DIR");
+	const ProtobufCServiceDescriptor *svc = &atomblk__target__v1__target__descriptor;
+	const ProtobufCMethodDescriptor *m;
+	struct rpc_client *client = NULL;
+	struct rpc_reply reply = { 0 };
+	struct tls_files tls = {};
+	const char *missing = NULL;
+	uint8_t *req = NULL;
+	size_t req_len = 0;
+	char path[256];
+	json_t *json;
+	int c, r, code;
+
+	if (!address || !*address)
+		address = TARGET_DEFAULT_ADDRESS;
+	if (!tls_dir || !*tls_dir)
+		tls_dir = CONFIG_DEFAULT_TLS_DIR;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+a:d:lh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			address = optarg;
+			break;
+		case 'd':
+			tls_dir = optarg;
+			break;
+		case 'l':
+			for (unsigned int j = 0; j < svc->n_methods; j++)
+				printf("%s.%s\n", service_short_name(svc), svc->methods[j].name);
+			return 0;
+		case 'h':
+			target_usage(stdout);
+			return 0;
+		default:
+			target_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2) {
+		target_usage(stderr);
+		return EXIT_USAGE;
+	}
+	m = target_method_find(argv[optind]);
+	if (!m) {
+		fprintf(stderr,
+			"atomctl: unknown target method \"%s\" (atomctl target --list shows them)\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!*address || address[0] == '/' || !strncmp(address, "unix:", 5)) {
+		fprintf(stderr, "atomctl: invalid --address \"%s\": host:port\n", address);
+		return EXIT_USAGE;
+	}
+	json = read_request(argc - optind == 2 ? argv[optind + 1] : NULL, m->name);
+	if (!json)
+		return EXIT_USAGE;
+	code = pack_request(m, json, &req, &req_len);
+	json_decref(json);
+	if (code)
+		return code;
+
+	r = tls_files_load(tls_dir, &tls, &missing);
+	if (r < 0) {
+		fprintf(stderr, "atomctl: %s: cannot load the TLS material: %s/%s: %s\n", m->name,
+			tls_dir, missing ? missing : "?",
+			r == -EINVAL ? "not a PEM file" : strerror(-r));
+		free(req);
+		return EXIT_LOCAL_FAILURE;
+	}
+	r = rpc_client_new_tls(address, &tls, &client);
+	tls_files_clear(&tls);
+	if (r < 0) {
+		fprintf(stderr, "atomctl: %s: cannot open a channel to %s: %s\n", m->name, address,
+			strerror(-r));
+		free(req);
+		return EXIT_LOCAL_FAILURE;
+	}
+	snprintf(path, sizeof(path), "/%s/%s", svc->name, m->name);
 	r = rpc_client_call(client, path, req, req_len, (int64_t)(opts->timeout_secs * 1000 + 0.5),
 			    &reply);
 	free(req);
@@ -574,6 +723,8 @@ static int cmd_rollback(const struct atomctl_opts *opts, int argc, char **argv)
 static const struct atomctl_command commands[] = {
 	{ "csi", cmd_csi, "<Method> [JSON|-]",
 	  "call a CSI method with a JSON request, print the JSON reply" },
+	{ "target", cmd_target, "[OPTS] <Method> [JSON|-]",
+	  "call a storage node's target API (mutual TLS), print the JSON reply" },
 	{ "status", cmd_status, "[--json]",
 	  "modules, versions, disks, volumes, last upgrade (no agent needed)" },
 	{ "upgrade", cmd_upgrade, "--client PATH [--params P]",
