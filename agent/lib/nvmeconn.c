@@ -148,6 +148,52 @@ static int for_each_ctrl(struct scan *s, const char *nqn, const char *hostnqn,
 	return 0;
 }
 
+/* ---- the plan of a leg ------------------------------------------------------- */
+
+static int clamp(int v, int lo, int hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+int nvmeconn_leg_plan(const struct volctx *v, size_t leg, const char *node_id, bool have_local,
+		      bool have_tls, struct nvmeconn_leg_plan *ret, char *msg, size_t msg_size)
+{
+	const struct volctx_leg *l;
+	int hold;
+
+	if (leg >= v->nlegs) {
+		snprintf(msg, msg_size, "no leg %zu", leg);
+		return -EINVAL;
+	}
+	l = &v->legs[leg];
+	hold = (int)(v->hold_seconds > 86400 ? 86400 : v->hold_seconds);
+	memset(ret, 0, sizeof(*ret));
+	if (have_local && !strcmp(l->node, node_id)) {
+		ret->route = NVMECONN_ROUTE_LOCAL;
+	} else if (!l->target[0]) {
+		snprintf(msg, msg_size,
+			 "storage node %s has no target API address and is not this node (%s)",
+			 l->node, node_id);
+		return -EBUSY;
+	} else if (!have_tls) {
+		snprintf(msg, msg_size,
+			 "no TLS material (--tls-dir) to reach storage node %s's target API at %s",
+			 l->node, l->target);
+		return -EBUSY;
+	} else {
+		ret->route = NVMECONN_ROUTE_REMOTE;
+	}
+	ret->reconnect_delay = clamp(hold, 1, NVMECONN_RECONNECT_DELAY_MAX);
+	if (v->layout == ATOMBLK_LAYOUT_MIRROR) {
+		ret->fast_io_fail_tmo = clamp(hold, 1, NVMECONN_MIRROR_FAST_FAIL_MAX);
+		ret->ctrl_loss_tmo = hold > NVMECONN_MIRROR_LOSS_MIN ? hold : NVMECONN_MIRROR_LOSS_MIN;
+	} else {
+		ret->fast_io_fail_tmo = -1;
+		ret->ctrl_loss_tmo = hold < 1 ? 1 : hold;
+	}
+	return 0;
+}
+
 /* ---- connect ------------------------------------------------------------------- */
 
 struct match_arg {

@@ -24,9 +24,13 @@
 
 #include "lib/hostid.h"
 #include "lib/nvmet.h"
+#include "lib/volctx.h"
 
 #define NVMECONN_NAME_MAX 32 /* "nvme12", "nvme3n1" */
 #define NVMECONN_NSID 1 /* a replica is namespace 1 of its subsystem */
+#define NVMECONN_MIRROR_FAST_FAIL_MAX 5 /* s: a mirror's lost leg fails IO this soon at most */
+#define NVMECONN_MIRROR_LOSS_MIN 600 /* s: a mirror leg's controller keeps reconnecting */
+#define NVMECONN_RECONNECT_DELAY_MAX 2 /* s */
 
 /* What to connect, and the controller's loss policy (seconds, -1 = kernel default). */
 struct nvmeconn_params {
@@ -46,6 +50,41 @@ struct nvmeconn_ctrl {
 	char traddr[64];
 	char trsvcid[16];
 };
+
+/* How a node reaches a leg's storage node (its target API) and the leg's loss policy. */
+enum nvmeconn_route {
+	NVMECONN_ROUTE_LOCAL, /* the storage role of this very process */
+	NVMECONN_ROUTE_REMOTE, /* gRPC with mutual TLS to the leg's target address */
+};
+
+struct nvmeconn_leg_plan {
+	enum nvmeconn_route route;
+	int ctrl_loss_tmo; /* see struct nvmeconn_params */
+	int reconnect_delay;
+	int fast_io_fail_tmo;
+};
+
+/*
+ * nvmeconn_leg_plan() - how to stage leg @leg of @v on node @node_id, which
+ * has an in-process storage role (@have_local) and TLS material for remote
+ * target APIs (@have_tls) or not.
+ *
+ * The route: local when the leg's storage node is this node and the
+ * storage role runs here, else remote to the leg's target address.
+ * The loss policy follows the hold time: a single replica is the atom's
+ * hold over the network (IO waits up to hold_seconds for the controller to
+ * come back, then fails: ctrl_loss_tmo = hold, fast_io_fail_tmo off); a
+ * mirror leg fails IO within min(hold, NVMECONN_MIRROR_FAST_FAIL_MAX)
+ * seconds so the mirror goes on with the other legs instead of stalling,
+ * while its controller keeps reconnecting (ctrl_loss_tmo at least
+ * NVMECONN_MIRROR_LOSS_MIN) so a returning leg is seen. reconnect_delay is
+ * min(hold, NVMECONN_RECONNECT_DELAY_MAX); every time at least 1 s.
+ * Return: 0; -EINVAL (no such leg); -EBUSY when the leg's storage node
+ * cannot be reached (remote without TLS material or without a target
+ * address), @msg saying why.
+ */
+int nvmeconn_leg_plan(const struct volctx *v, size_t leg, const char *node_id, bool have_local,
+		      bool have_tls, struct nvmeconn_leg_plan *ret, char *msg, size_t msg_size);
 
 /*
  * nvmeconn_connect() - connect @p's subsystem at @p->addr as @p->host, or
