@@ -1,0 +1,177 @@
+#!/bin/bash
+# vm-timeout: 420
+# The provisioning flow end to end in one VM, all through CSI: three storage
+# agents (127.0.0.2-4, their own XFS pools, target API on :9810 with mutual
+# TLS, nvmet on 10.77.0.2-4 of a dummy interface that also carries a
+# soft-RoCE device), one controller, one node agent that manages the
+# modules. Over nvme-tcp: CreateVolume(replicas=2) -> stage -> publish ->
+# verifying writes while the client is swapped a<->b -> online expand ->
+# snapshot -> clone from it, staged next to the original, holding the data
+# of the snapshot's time -> everything deleted, nothing left in the pools,
+# configfs or the NVMe host. Then over nvme-rdma (rdma_rxe): transport=rdma
+# and transport=auto both connect every leg over RDMA.
+. /tests/lib-cluster.sh
+CASE=nvme-flow
+SWAPS=${SWAPS:-4}
+need_modules /atom/atom_client.ko /atom/test/atom_client-a.ko /atom/test/atom_client-b.ko
+NODES=127.0.0.2:$TARGET_PORT,127.0.0.3:$TARGET_PORT,127.0.0.4:$TARGET_PORT
+
+# ---- setup -----------------------------------------------------------------------------------
+t_begin nvme-flow/setup
+for m in nvmet nvmet-tcp nvmet-rdma nvme-fabrics nvme-tcp nvme-rdma rdma_rxe dummy; do
+	modprobe $m || t_fail "modprobe $m"
+done
+ip link add dummy0 type dummy && ip link set dummy0 up || t_fail "dummy0"
+for n in 1 2 3 4; do ip addr add 10.77.0.$n/24 dev dummy0; done
+bounded 20 rdma link add rxe0 type rxe netdev dummy0 || t_fail "rdma link add rxe0"
+for n in 2 3 4; do
+	pool_make $n 256 || t_fail "pool $n"
+	storage_start $n 127.0.0.$n --nvme-address 10.77.0.$n
+done
+for n in 2 3 4; do
+	wait_for 30 target_up 127.0.0.$n || t_fail "storage-$n: target API not up"
+done
+controller_start "$NODES" || t_fail "controller not answering"
+node_start || t_fail "node agent not ready"
+target_call 127.0.0.2 GetInfo | tr -d '\n ' | cut -c1-300; echo
+t_end
+[ -n "$T_REASONS" ] && setup_failed "$T_REASONS"
+
+PARAMS_TCP='{"replicas":"2","transport":"tcp"}'
+
+# ---- nvme-tcp ---------------------------------------------------------------------------------
+t_begin nvme-flow/tcp-create
+volume_create flow-tcp $((64 * MiB)) "$PARAMS_TCP" || t_fail "CreateVolume"
+VOL=$VOL_ID CTX=$VOL_CTX
+echo "volume $VOL context $CTX"
+legs=$(jq -r '.["atomblk.io/replicas"] | fromjson | map(.node) | unique | length' <<< "$CTX")
+[ "$legs" = 2 ] || t_fail "replicas on $legs distinct storage nodes, expected 2"
+[ "$(jq -r '.["atomblk.io/layout"]' <<< "$CTX")" = mirror ] || t_fail "layout is not mirror"
+n=0
+for p in 2 3 4; do [ -n "$(pool_files $p)" ] && n=$((n + 1)); done
+[ $n = 2 ] || t_fail "replica files in $n pools, expected 2"
+# Idempotent by name: the same request names the same volume.
+ctrl OK CreateVolume "$(create_req flow-tcp $((64 * MiB)) "$PARAMS_TCP")" &&
+	{ [ "$(out .volume.volumeId)" = "$VOL" ] || t_fail "repeated CreateVolume: another id $(out .volume.volumeId)"; }
+t_end
+
+t_begin nvme-flow/tcp-stage-publish
+volume_stage "$VOL" "$CTX" p1 || t_fail "stage/publish"
+disk=$(disk_of "$VOL")
+[ -n "$disk" ] || t_fail "no atom disk for $VOL"
+echo "disk $disk, controllers: $(nvme_transports | tr '\n' ' ')"
+[ "$(nvme_transports | grep -c tcp)" = 2 ] || t_fail "expected 2 nvme-tcp controllers: $(nvme_transports | tr '\n' ' ')"
+grep -q " $TGT " /proc/self/mountinfo || t_fail "target not mounted"
+t_end
+
+t_begin nvme-flow/tcp-writes-and-swaps
+# The data the snapshot will hold, then the writer; the client is swapped under it.
+head -c $MiB /dev/urandom > /tmp/marker
+cp /tmp/marker "$TGT/marker" && bounded 30 sync || t_fail "write the marker"
+marker_sum=$(md5sum < /tmp/marker)
+start_writer wt "$TGT/data" -d 8 -s 24M -p 100
+wait_progress /tmp/wt.prog 200 40 || t_fail "writer made no progress"
+next=a
+for ((i = 1; i <= SWAPS; i++)); do
+	unload_client || { t_fail "swap $i: rmmod atom_client"; break; }
+	load_client $next || { t_fail "swap $i: insmod client $next"; break; }
+	n=$(vio_field /tmp/wt.prog ios)
+	wait_progress /tmp/wt.prog $((n + 100)) 30 || t_fail "swap $i: IO did not resume within 30 s"
+	disk_attr_is "$disk" state attached || t_fail "swap $i: $disk state $(disk_attr "$disk" state)"
+	[ $next = a ] && next=b || next=a
+done
+stop_writer wt 60 || t_fail "writer exited $?"
+cat /tmp/wt.out | tail -n 3
+writer_clean wt || t_fail "writer errors: $(tail -n1 /tmp/wt.out)"
+t_end
+
+t_begin nvme-flow/tcp-expand
+before=$(df -k "$TGT" | awk 'NR == 2 { print $2 }')
+ctrl OK ControllerExpandVolume "{\"volumeId\":\"$VOL\",\"capacityRange\":{\"requiredBytes\":\"$((96 * MiB))\"},\"volumeCapability\":$(cap_mount)}" ||
+	t_fail "ControllerExpandVolume"
+[ "$(out .nodeExpansionRequired)" = true ] || t_fail "node_expansion_required not true for a mount"
+node OK NodeExpandVolume "{\"volumeId\":\"$VOL\",\"volumePath\":\"$TGT\",\"stagingTargetPath\":\"$STG\",\"capacityRange\":{\"requiredBytes\":\"$((96 * MiB))\"},\"volumeCapability\":$(cap_mount)}" ||
+	t_fail "NodeExpandVolume"
+after=$(df -k "$TGT" | awk 'NR == 2 { print $2 }')
+echo "filesystem ${before} KiB -> ${after} KiB"
+[ -n "$after" ] && [ "$after" -gt $((before + 20000)) ] || t_fail "filesystem did not grow: $before -> $after KiB"
+[ "$(blockdev --getsize64 "/dev/$disk")" = $((96 * MiB)) ] || t_fail "disk size $(blockdev --getsize64 "/dev/$disk")"
+t_end
+
+t_begin nvme-flow/tcp-snapshot-clone
+bounded 30 sync
+ctrl OK CreateSnapshot "{\"sourceVolumeId\":\"$VOL\",\"name\":\"flow-snap\"}" || t_fail "CreateSnapshot"
+SNAP=$(out .snapshot.snapshotId)
+[ "$(out .snapshot.readyToUse)" = true ] || t_fail "snapshot not ready to use"
+# The original moves on: the clone must not see this.
+head -c $MiB /dev/urandom > "$TGT/marker" && bounded 30 sync
+volume_create flow-clone $((96 * MiB)) "$PARAMS_TCP" "{\"snapshot\":{\"snapshotId\":\"$SNAP\"}}" ||
+	t_fail "CreateVolume from the snapshot"
+CLONE=$VOL_ID CLONE_CTX=$VOL_CTX
+volume_stage "$CLONE" "$CLONE_CTX" p2 || t_fail "stage/publish the clone"
+CLONE_TGT=$TGT TGT=$K/pods/p1/volumes/kubernetes.io~csi/$VOL/mount
+[ "$(md5sum < "$CLONE_TGT/marker" 2>/dev/null)" = "$marker_sum" ] ||
+	t_fail "the clone's marker differs from the data at snapshot time"
+[ "$(md5sum < "$TGT/marker")" != "$marker_sum" ] || t_fail "the original did not move on"
+echo "controllers: $(nvme_transports | tr '\n' ' ')"
+t_end
+
+t_begin nvme-flow/tcp-delete-all
+volume_unstage "$CLONE" p2
+volume_unstage "$VOL" p1
+ctrl OK DeleteSnapshot "{\"snapshotId\":\"$SNAP\"}"
+for v in "$CLONE" "$VOL"; do
+	ctrl OK DeleteVolume "{\"volumeId\":\"$v\"}" && ctrl OK DeleteVolume "{\"volumeId\":\"$v\"}"
+done
+for p in 2 3 4; do
+	left=$(pool_files $p)
+	[ -z "$left" ] || t_fail "pool $p: $(echo $left) left"
+done
+left=$(ls $NVMET/subsystems)
+[ -z "$left" ] || t_fail "nvmet subsystems left: $(echo $left)"
+[ -z "$(nvme_transports)" ] || t_fail "NVMe controllers left: $(ls /sys/class/nvme)"
+[ -z "$(atomtool list)" ] || t_fail "atom disks left: $(atomtool list | tr '\n' ' ')"
+t_end
+
+# ---- nvme-rdma (soft-RoCE) -------------------------------------------------------------------
+# rdma_flow NAME TRANSPORT: a 2-replica volume with that transport policy,
+# staged, its legs connected over RDMA, written and verified, then deleted.
+rdma_flow() {
+	local name=$1 transport=$2 vol ctx t
+	t_begin "nvme-flow/$name"
+	volume_create "flow-$name" $((32 * MiB)) "{\"replicas\":\"2\",\"transport\":\"$transport\"}" ||
+		{ t_fail "CreateVolume"; t_end; return; }
+	vol=$VOL_ID ctx=$VOL_CTX
+	jq -r '.["atomblk.io/replicas"] | fromjson | map(.addresses | map(.trtype) | join("+")) | join(" ")' <<< "$ctx" |
+		sed 's/^/    leg transports offered: /'
+	if volume_stage "$vol" "$ctx" "p-$name"; then
+		t=$(nvme_transports | sort | uniq -c | tr -s ' \n' ' ')
+		echo "controllers: $t"
+		[ "$(nvme_transports | grep -c rdma)" = 2 ] && [ "$(nvme_transports | grep -vc rdma)" = 0 ] ||
+			t_fail "expected 2 nvme-rdma controllers, have:$t"
+		start_writer "w$name" "$TGT/data" -d 8 -s 8M -t 4
+		stop_writer "w$name" 60 >/dev/null
+		writer_clean "w$name" || t_fail "writer: $(tail -n1 "/tmp/w$name.out")"
+		volume_unstage "$vol" "p-$name"
+	else
+		t_fail "stage/publish"
+	fi
+	ctrl OK DeleteVolume "{\"volumeId\":\"$vol\"}"
+	[ -z "$(nvme_transports)" ] || t_fail "NVMe controllers left: $(ls /sys/class/nvme)"
+	t_end
+}
+rdma_flow rdma rdma
+rdma_flow auto auto
+
+t_begin nvme-flow/teardown
+for p in 2 3 4; do
+	left=$(pool_files $p)
+	[ -z "$left" ] || t_fail "pool $p: $(echo $left) left"
+done
+left=$(ls $NVMET/subsystems)
+[ -z "$left" ] || t_fail "nvmet subsystems left: $(echo $left)"
+stop_pid "$NODE_PID" && stop_pid "$CTRL_PID"
+for n in 2 3 4; do storage_stop $n; done
+t_end
+[ $T_ANY_FAILED = 0 ] || show_logs
+exit $T_ANY_FAILED
