@@ -14,7 +14,7 @@ PKGS := grpc libprotobuf-c jansson mount blkid
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
 	-D_GNU_SOURCE -DATOMBLK_VERSION='"$(VERSION)"' \
 	-Iagent -Iatom-kmod/include -I$(GEN) $(shell pkg-config --cflags $(PKGS))
-LDLIBS := -lgrpc -lgpr -lprotobuf-c -ljansson -lmount -lblkid -lpthread -lnvme
+LDLIBS := -lgrpc -lgpr -lprotobuf-c -ljansson -lmount -lblkid -lpthread -lnvme -lcrypto
 ifeq ($(SANITIZE),1)
 CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined

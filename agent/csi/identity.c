@@ -66,15 +66,44 @@ static int capabilities_add_service(Csi__V1__GetPluginCapabilitiesResponse *resp
 	return 0;
 }
 
+/* Append a VOLUME_EXPANSION capability of @type. */
+static int capabilities_add_expansion(Csi__V1__GetPluginCapabilitiesResponse *resp,
+				      Csi__V1__PluginCapability__VolumeExpansion__Type type)
+{
+	Csi__V1__PluginCapability **caps, *cap;
+	Csi__V1__PluginCapability__VolumeExpansion *expansion;
+
+	caps = realloc(resp->capabilities, (resp->n_capabilities + 1) * sizeof(*caps));
+	if (!caps)
+		return -ENOMEM;
+	resp->capabilities = caps;
+	cap = malloc(sizeof(*cap));
+	expansion = malloc(sizeof(*expansion));
+	if (!cap || !expansion) {
+		free(cap);
+		free(expansion);
+		return -ENOMEM;
+	}
+	csi__v1__plugin_capability__init(cap);
+	csi__v1__plugin_capability__volume_expansion__init(expansion);
+	expansion->type = type;
+	cap->type_case = CSI__V1__PLUGIN_CAPABILITY__TYPE_VOLUME_EXPANSION;
+	cap->volume_expansion = expansion;
+	caps[resp->n_capabilities++] = cap;
+	return 0;
+}
+
 /*
- * Only what this process really answers is advertised:
- *   - CONTROLLER_SERVICE when running as controller (or all) AND the
- *     Controller service is registered. It is not implemented yet, so no
- *     mode advertises it today: external-provisioner would otherwise send
- *     CreateVolume and get UNIMPLEMENTED.
- *   - VOLUME_ACCESSIBILITY_CONSTRAINTS only once the Controller honours
- *     topology requirements and NodeGetInfo reports a topology (neither
- *     exists yet).
+ * Only what this process really answers is advertised, and only where the
+ * Controller service runs (controller and all modes; a node-only agent
+ * advertises nothing: the CO asks the controller's plugin):
+ *   - CONTROLLER_SERVICE: CreateVolume and the rest (csi/controller.c).
+ *   - VOLUME_ACCESSIBILITY_CONSTRAINTS: CreateVolume honours requisite and
+ *     preferred topology when it places replicas, and NodeGetInfo reports
+ *     each node's segment.
+ *   - VolumeExpansion ONLINE: ControllerExpandVolume grows the replicas and
+ *     NodeExpandVolume grows a staged (even published) volume and its
+ *     filesystem in place.
  */
 static grpc_status_code identity_get_plugin_capabilities(void *userdata,
 							 const ProtobufCMessage *req,
@@ -88,9 +117,16 @@ static grpc_status_code identity_get_plugin_capabilities(void *userdata,
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;
 	csi__v1__get_plugin_capabilities_response__init(resp);
 	*ret_resp = &resp->base;
-	if (plugin->mode != AGENT_MODE_NODE && plugin->controller_registered &&
+	if (plugin->mode == AGENT_MODE_NODE || !plugin->controller_registered)
+		return GRPC_STATUS_OK;
+	if (capabilities_add_service(
+		    resp, CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__CONTROLLER_SERVICE) < 0 ||
 	    capabilities_add_service(
-		    resp, CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__CONTROLLER_SERVICE) < 0)
+		    resp,
+		    CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__VOLUME_ACCESSIBILITY_CONSTRAINTS) <
+		    0 ||
+	    capabilities_add_expansion(resp,
+				       CSI__V1__PLUGIN_CAPABILITY__VOLUME_EXPANSION__TYPE__ONLINE) < 0)
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;
 	return GRPC_STATUS_OK;
 }
