@@ -56,8 +56,11 @@ struct rpc_server_config {
 	const char *unix_path; /* absolute unix socket path, or NULL */
 	const char *tcp_address; /* "host:port" for a TCP listener, or NULL */
 	/*
-	 * Mutual TLS on the TCP listener (lib/tls.h): clients must present a
-	 * certificate signed by tls->ca. NULL: insecure (CSI on a unix socket).
+	 * Mutual TLS on the TCP listener (lib/tls.h): the server presents
+	 * tls->cert, and clients must present a certificate signed by tls->ca
+	 * or the handshake fails (the client sees UNAVAILABLE; no handler
+	 * runs). Read at rpc_server_start(), which copies it. NULL: insecure
+	 * (CSI on a unix socket). The unix socket is never TLS.
 	 */
 	const struct tls_files *tls;
 	unsigned int workers; /* worker threads (1..64) */

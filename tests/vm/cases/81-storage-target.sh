@@ -81,7 +81,7 @@ configfs_wipe() {
 		rmdir "$s"
 	done
 	rmdir $NVMET/hosts/* 2>/dev/null
-	[ -z "$(ls $NVMET/subsystems $NVMET/ports $NVMET/hosts)" ]
+	[ -z "$(ls -A $NVMET/subsystems)$(ls -A $NVMET/ports)$(ls -A $NVMET/hosts)" ]
 }
 
 connect() { # HOSTNQN HOSTID [NQN]
@@ -174,7 +174,7 @@ t_end
 t_begin storage/reboot-recreates-exports
 bounded 20 nvme disconnect -n $NQN_R1 > /dev/null || t_fail "disconnect"
 stop_agent TERM
-configfs_wipe || t_fail "configfs not empty after the wipe: $(find $NVMET -maxdepth 2)"
+configfs_wipe || t_fail "configfs not empty after the wipe: $(find $NVMET -mindepth 2 -maxdepth 2 | tr '\n' ' ')"
 start_agent || t_fail "restart: $(tail -5 /tmp/agent.log)"
 configfs_view > /tmp/view.after
 cmp -s /tmp/view.before /tmp/view.after || t_fail "exports not recreated: $(diff /tmp/view.before /tmp/view.after | tr '\n' ' ')"
