@@ -54,11 +54,28 @@ static int setup_node_mode(void **state)
 	return start_agent(state, NULL);
 }
 
+/*
+ * Controller mode needs storage nodes and the target API's TLS material:
+ * a node nobody listens on will do (Identity never asks it), and test
+ * certificates in a directory removed again at once (the agent reads them
+ * at start).
+ */
 static int setup_controller_mode(void **state)
 {
-	const char *const args[] = { "--mode", "controller", NULL };
+	char dir[] = "/tmp/atomblk-identity-XXXXXX", cmd[256];
+	const char *const args[] = { "--mode", "controller", "--storage-nodes", "127.0.0.1:1",
+				     "--tls-dir", dir, NULL };
+	int r;
 
-	return start_agent(state, args);
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "bash -c '. tests/vm/cases/lib-certs.sh && make_tls_dir %s'",
+		 dir);
+	r = system(cmd) == 0 ? start_agent(state, args) : -1;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		r = -1;
+	return r;
 }
 
 static int setup_all_mode(void **state)
@@ -128,8 +145,8 @@ static bool has_service_capability(struct fixture *f, Csi__V1__PluginCapability_
 	caps = csi__v1__get_plugin_capabilities_response__unpack(NULL, reply.len, reply.data);
 	assert_non_null(caps);
 	for (size_t i = 0; i < caps->n_capabilities; i++) {
-		assert_int_equal(caps->capabilities[i]->type_case,
-				 CSI__V1__PLUGIN_CAPABILITY__TYPE_SERVICE);
+		if (caps->capabilities[i]->type_case != CSI__V1__PLUGIN_CAPABILITY__TYPE_SERVICE)
+			continue; /* VolumeExpansion */
 		if (caps->capabilities[i]->service->type == type)
 			found = true;
 	}
@@ -152,11 +169,11 @@ static void node_mode_does_not_advertise_the_controller_service(void **state)
 }
 
 /*
- * The Controller service does not exist yet: advertising it would send
- * CreateVolume calls into UNIMPLEMENTED. Once it is registered, this test
- * flips to expect CONTROLLER_SERVICE in controller and all modes.
+ * Where the Controller service runs it is advertised, and it answers:
+ * CreateVolume without a name is INVALID_ARGUMENT, not UNIMPLEMENTED.
+ * (tests/grpc/test_controller.c checks the whole capability list.)
  */
-static void controller_and_all_modes_advertise_no_service_that_is_not_implemented(void **state)
+static void controller_and_all_modes_advertise_the_controller_service(void **state)
 {
 	struct fixture *f = *state;
 	struct rpc_reply reply = {};
@@ -165,21 +182,23 @@ static void controller_and_all_modes_advertise_no_service_that_is_not_implemente
 	assert_int_equal(rpc_client_call(f->client, "/csi.v1.Controller/CreateVolume", NULL, 0,
 					 CALL_TIMEOUT_MS, &reply),
 			 0);
-	assert_int_equal(reply.status, 12 /* UNIMPLEMENTED */);
+	assert_int_equal(reply.status, 3 /* INVALID_ARGUMENT */);
 	rpc_reply_clear(&reply);
-	assert_false(has_service_capability(
+	assert_true(has_service_capability(
 		f, CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__CONTROLLER_SERVICE, &count));
-	assert_int_equal(count, 0);
+	assert_true(has_service_capability(
+		f, CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__VOLUME_ACCESSIBILITY_CONSTRAINTS,
+		&count));
 }
 
-static void controller_mode_advertises_no_service_that_is_not_implemented(void **state)
+static void controller_mode_advertises_the_controller_service(void **state)
 {
-	controller_and_all_modes_advertise_no_service_that_is_not_implemented(state);
+	controller_and_all_modes_advertise_the_controller_service(state);
 }
 
-static void all_mode_advertises_no_service_that_is_not_implemented(void **state)
+static void all_mode_advertises_the_controller_service(void **state)
 {
-	controller_and_all_modes_advertise_no_service_that_is_not_implemented(state);
+	controller_and_all_modes_advertise_the_controller_service(state);
 }
 
 static void probe_reports_ready_once_serving(void **state)
@@ -285,10 +304,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(node_mode_does_not_advertise_the_controller_service,
 						setup_node_mode, teardown_agent),
 		cmocka_unit_test_setup_teardown(
-			controller_mode_advertises_no_service_that_is_not_implemented,
+			controller_mode_advertises_the_controller_service,
 			setup_controller_mode, teardown_agent),
 		cmocka_unit_test_setup_teardown(
-			all_mode_advertises_no_service_that_is_not_implemented, setup_all_mode,
+			all_mode_advertises_the_controller_service, setup_all_mode,
 			teardown_agent),
 		cmocka_unit_test_setup_teardown(probe_reports_ready_once_serving, setup_node_mode,
 						teardown_agent),
