@@ -5,11 +5,25 @@
  * (Publish), raw block volumes as the disk's device node bound on a file;
  * report usage and condition; grow volumes online.
  *
- * Where the legs come from, for now (NVMe-oF legs come with the
- * Controller): the volume context.
- *   atomblk.io/layout   "linear" (default) or "mirror"
- *   atomblk.io/legs     comma-separated block device paths, in order
- *   atomblk.io/size     bytes (optional; default: all the legs hold)
+ * Where the legs come from: the volume context.
+ *   - A provisioned volume (lib/volctx.h, atomblk.io/replicas): NVMe-oF
+ *     legs. For each leg the storage node is asked to let this node's host
+ *     NQN (lib/hostid.h) in (target API AllowHost, in-process when the leg
+ *     is on this node and the storage role runs here), the leg is connected
+ *     with libnvme over rdma or tcp (lib/rdmasel.h chooses, lib/nvmeconn.h
+ *     connects, the loss policy follows the hold time) and its namespace's
+ *     block device becomes the leg. A mirror leg that cannot be reached
+ *     stages missing (the volume degraded, said in the log and in
+ *     NodeGetVolumeStats) as long as one leg is up; with no leg up the
+ *     stage fails UNAVAILABLE (FAILED_PRECONDITION when no leg's storage
+ *     node can even be asked: no TLS material) and nothing stays
+ *     connected. The journal record lists the legs (nqn, node, target,
+ *     replica): Unstage disconnects them after the disk is gone and asks
+ *     the storage nodes to disallow the host (best effort).
+ *   - Device-path legs, for tests and direct use:
+ *     atomblk.io/layout   "linear" (default) or "mirror"
+ *     atomblk.io/legs     comma-separated block device paths, in order
+ *     atomblk.io/size     bytes (optional; default: all the legs hold)
  *
  * The size in the volume context is a minimum, not the volume's size: the
  * context is fixed when the volume is provisioned, while NodeExpandVolume
@@ -47,6 +61,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -56,12 +71,16 @@
 #include "lib/atomsys.h"
 #include "lib/fsprobe.h"
 #include "lib/fsutil.h"
+#include "lib/hostid.h"
 #include "lib/journal.h"
 #include "lib/log.h"
 #include "lib/mounts.h"
+#include "lib/nvmeconn.h"
+#include "lib/rdmasel.h"
 #include "lib/roots.h"
 #include "lib/status.h"
 #include "lib/volctl.h"
+#include "lib/volctx.h"
 #include "lib/vollock.h"
 
 #define NODE_JOURNAL_FILE "node.json"
@@ -70,6 +89,9 @@
 #define NODE_DEFAULT_FS "ext4"
 #define NODE_WHY_MAX (2 * PATH_MAX + 256) /* a call's error message: two paths and text */
 #define NODE_TOPOLOGY_SEGMENTS_MAX 8
+#define NODE_TARGET_TIMEOUT_MS 5000 /* one target API call (AllowHost, DisallowHost) */
+#define NODE_NAMESPACE_WAIT_MS 5000 /* a connected leg's block device to appear */
+#define NODE_RESCAN_WAIT_MS 5000 /* grown namespaces to show their size */
 
 struct topology_segment {
 	char key[128];
@@ -84,6 +106,17 @@ struct csi_node {
 	struct journal *journal; /* volume id -> staged volume */
 	struct journal *sizes; /* volume id -> {"size": bytes} it was grown to; survives Unstage */
 	struct vollock *locks; /* volumes with a call in progress */
+	const struct tls_files *tls; /* to call remote storage nodes; NULL: none */
+	target_local_fn local_fn; /* this process's storage role, or NULL */
+	void *local;
+};
+
+/* An NVMe-oF leg as the journal records it: enough to undo it at Unstage. */
+struct node_leg {
+	char nqn[NVMET_NQN_MAX + 1]; /* subsystem NQN */
+	char node[257]; /* storage node id */
+	char target[256]; /* its target API address, "" = in-process only */
+	char replica[129]; /* replica id */
 };
 
 /* A volume as the journal records it. */
@@ -93,6 +126,8 @@ struct node_volume {
 	bool block; /* raw block, else a filesystem */
 	char fs[FSPROBE_TYPE_MAX]; /* "ext4", "xfs"; "" for block */
 	bool staged; /* false: assembled, stage not finished */
+	unsigned int nr_nvme_legs; /* 0: device-path legs */
+	struct node_leg nvme_legs[VOLCTX_LEGS_MAX]; /* in leg order */
 };
 
 /* What Stage needs to assemble a volume, from the volume context. */
@@ -139,6 +174,33 @@ static grpc_status_code fail_busy(char **ret_details, const char *volume_id)
 
 /* ---- journal records --------------------------------------------------------- */
 
+/* The record's "legs" (absent for device-path legs); -1 if malformed. */
+static int legs_load(json_t *legs, struct node_volume *ret)
+{
+	const char *nqn, *node, *target, *replica;
+	json_t *leg;
+	size_t i;
+
+	if (!legs)
+		return 0;
+	if (!json_is_array(legs) || json_array_size(legs) > VOLCTX_LEGS_MAX)
+		return -1;
+	json_array_foreach(legs, i, leg)
+	{
+		struct node_leg *l = &ret->nvme_legs[i];
+
+		if (json_unpack(leg, "{s:s, s:s, s:s, s:s}", "nqn", &nqn, "node", &node, "target",
+				&target, "replica", &replica) < 0)
+			return -1;
+		snprintf(l->nqn, sizeof(l->nqn), "%s", nqn);
+		snprintf(l->node, sizeof(l->node), "%s", node);
+		snprintf(l->target, sizeof(l->target), "%s", target);
+		snprintf(l->replica, sizeof(l->replica), "%s", replica);
+	}
+	ret->nr_nvme_legs = (unsigned int)json_array_size(legs);
+	return 0;
+}
+
 static int volume_load(struct csi_node *node, const char *id, struct node_volume *ret)
 {
 	const char *disk, *staging, *access, *fs;
@@ -157,6 +219,7 @@ static int volume_load(struct csi_node *node, const char *id, struct node_volume
 		ret->block = !strcmp(access, "block");
 		snprintf(ret->fs, sizeof(ret->fs), "%s", fs);
 		ret->staged = staged;
+		r = legs_load(json_object_get(rec, "legs"), ret);
 	}
 	json_decref(rec);
 	return r < 0 ? -EBADMSG : 0;
@@ -174,6 +237,25 @@ static int volume_store(struct csi_node *node, const char *id, const struct node
 			"access", v->block ? "block" : "mount", "fs", v->fs, "staged", v->staged);
 	if (!rec)
 		return -ENOMEM;
+	if (v->nr_nvme_legs) {
+		json_t *legs = json_array();
+
+		for (unsigned int i = 0; legs && i < v->nr_nvme_legs; i++) {
+			const struct node_leg *l = &v->nvme_legs[i];
+
+			if (json_array_append_new(legs, json_pack("{s:s, s:s, s:s, s:s}", "nqn",
+								  l->nqn, "node", l->node,
+								  "target", l->target, "replica",
+								  l->replica)) < 0) {
+				json_decref(legs);
+				legs = NULL;
+			}
+		}
+		if (!legs || json_object_set_new(rec, "legs", legs) < 0) {
+			json_decref(rec);
+			return -ENOMEM;
+		}
+	}
 	r = journal_set(node->journal, id, rec);
 	json_decref(rec);
 	return r;
@@ -381,22 +463,35 @@ static int disk_devno(const char *disk, dev_t *ret)
 	return 0;
 }
 
-/* Largest size the layout can have over these legs; -errno if a leg is unusable. */
+/*
+ * Largest size the layout can have over these legs; -errno if a leg is
+ * unusable. A missing mirror leg ("") does not count: the mirror is as
+ * large as its smallest present leg.
+ */
 static int legs_capacity(enum atomblk_layout layout, unsigned int nr_legs, const char *const legs[],
 			 uint64_t *ret, char *msg, size_t msg_size)
 {
-	uint64_t sizes[ATOMBLK_LEGS_MAX];
+	uint64_t sizes[ATOMBLK_LEGS_MAX], smallest = UINT64_MAX;
+	unsigned int present = 0;
 	int r;
 
 	for (unsigned int i = 0; i < nr_legs; i++) {
-		r = volctl_device_size(legs[i], &sizes[i]);
+		if (layout == ATOMBLK_LAYOUT_MIRROR && !legs[i][0])
+			continue;
+		r = volctl_device_size(legs[i], &sizes[present]);
 		if (r < 0) {
 			snprintf(msg, msg_size, "leg %s: %s", legs[i], strerror(-r));
 			/* A leg that is missing or no block device: the request names a wrong one. */
 			return r == -ENOTBLK || r == -ENOENT ? -EINVAL : r;
 		}
+		if (sizes[present] < smallest)
+			smallest = sizes[present];
+		present++;
 	}
-	*ret = volctl_layout_capacity(layout, sizes, nr_legs);
+	if (present == nr_legs)
+		*ret = volctl_layout_capacity(layout, sizes, nr_legs);
+	else
+		*ret = present ? smallest / ATOMBLK_SIZE_ALIGN * ATOMBLK_SIZE_ALIGN : 0;
 	return 0;
 }
 
@@ -578,6 +673,263 @@ static int volume_fit_filesystem(const char *id, const char *disk, char *msg, si
 	return 0;
 }
 
+/* ---- NVMe-oF legs ------------------------------------------------------------- */
+
+/* The volume context as volctx_parse() reads it. */
+static const char *stage_context_get(void *map, const char *key)
+{
+	const Csi__V1__NodeStageVolumeRequest *req = map;
+
+	return context_get(req->volume_context, req->n_volume_context, key);
+}
+
+static void leg_record(struct node_leg *l, const struct volctx_leg *leg)
+{
+	snprintf(l->nqn, sizeof(l->nqn), "%s", leg->nqn);
+	snprintf(l->node, sizeof(l->node), "%s", leg->node);
+	snprintf(l->target, sizeof(l->target), "%s", leg->target);
+	snprintf(l->replica, sizeof(l->replica), "%s", leg->replica);
+}
+
+/*
+ * Ask leg @l's storage node to allow (@allow) or disallow our host NQN on
+ * its replica: in-process when the leg is on this node and the storage
+ * role runs here, else over mutual TLS.
+ * Return: 0; -EBUSY (cannot be asked: no TLS material or no address);
+ * -EHOSTUNREACH (not reachable); -ENOENT (no such replica); -EIO.
+ */
+static int leg_host_access(struct csi_node *node, const struct node_leg *l, bool allow,
+			   const char *host_nqn, char *msg, size_t msg_size)
+{
+	Atomblk__Target__V1__AllowHostRequest areq = ATOMBLK__TARGET__V1__ALLOW_HOST_REQUEST__INIT;
+	Atomblk__Target__V1__DisallowHostRequest dreq =
+		ATOMBLK__TARGET__V1__DISALLOW_HOST_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	struct target_conn *conn;
+	grpc_status_code code;
+	char *details = NULL;
+	int r;
+
+	if (node->local_fn && !strcmp(l->node, node->node_id)) {
+		r = target_conn_local(node->local_fn, node->local, &conn);
+	} else if (!l->target[0]) {
+		snprintf(msg, msg_size, "storage node %s has no target API address", l->node);
+		return -EBUSY;
+	} else if (!node->tls) {
+		snprintf(msg, msg_size, "no TLS material (--tls-dir) to reach storage node %s at %s",
+			 l->node, l->target);
+		return -EBUSY;
+	} else {
+		r = target_conn_remote(l->target, node->tls, &conn);
+	}
+	if (r < 0) {
+		snprintf(msg, msg_size, "target API of %s: %s", l->node, strerror(-r));
+		return r;
+	}
+	areq.id = dreq.id = (char *)l->replica;
+	areq.host_nqn = dreq.host_nqn = (char *)host_nqn;
+	code = target_call(conn, allow ? TARGET_ALLOW_HOST : TARGET_DISALLOW_HOST,
+			   allow ? &areq.base : &dreq.base, &resp, &details,
+			   NODE_TARGET_TIMEOUT_MS);
+	target_conn_free(conn);
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	switch (code) {
+	case GRPC_STATUS_OK:
+		r = 0;
+		break;
+	case GRPC_STATUS_UNAVAILABLE:
+	case GRPC_STATUS_DEADLINE_EXCEEDED:
+		r = -EHOSTUNREACH;
+		break;
+	case GRPC_STATUS_NOT_FOUND:
+		r = -ENOENT;
+		break;
+	default:
+		r = -EIO;
+	}
+	if (r < 0)
+		snprintf(msg, msg_size, "%s host on %s (%s): %s", allow ? "AllowHost" : "DisallowHost",
+			 l->node, l->replica, details ? details : "failed");
+	free(details);
+	return r;
+}
+
+/*
+ * Undo the legs of @v: disconnect our controllers (after the volume's disk
+ * is gone) and ask the storage nodes to disallow us. A storage node that
+ * cannot be asked is logged, not an error (its export forgets us when the
+ * replica goes); a controller that does not go is.
+ */
+static int legs_release(struct csi_node *node, const char *id, const struct node_volume *v,
+			const struct hostid *host, char *msg, size_t msg_size)
+{
+	char why[1024];
+	unsigned int count;
+	int r, first = 0;
+
+	for (unsigned int i = 0; i < v->nr_nvme_legs; i++) {
+		const struct node_leg *l = &v->nvme_legs[i];
+
+		r = nvmeconn_disconnect(l->nqn, host->nqn, &count, why, sizeof(why));
+		if (r < 0) {
+			if (!first)
+				snprintf(msg, msg_size, "leg %u (node %s): %s", i, l->node, why);
+			first = first ?: r;
+			continue;
+		}
+		if (count)
+			log_info("leg disconnected", "volume_id=%s leg=%u node=%s nqn=%s", id, i,
+				 l->node, l->nqn);
+		r = leg_host_access(node, l, false, host->nqn, why, sizeof(why));
+		if (r < 0)
+			log_warn("storage node not told to disallow this host (best effort)",
+				 "volume_id=%s leg=%u node=%s error=\"%s\"", id, i, l->node, why);
+	}
+	return first;
+}
+
+/*
+ * Bring leg @i of @ctx up: allow, choose the transport, connect, find the
+ * namespace. Its block device path in @path; *@ret_connected says whether
+ * a controller is there to undo.
+ */
+static int stage_leg(struct csi_node *node, const char *id, const struct volctx *ctx, size_t i,
+		     const struct hostid *host, char path[ATOMBLK_PATH_MAX], char *msg,
+		     size_t msg_size)
+{
+	const struct volctx_leg *leg = &ctx->legs[i];
+	const struct nvmet_address *addr;
+	struct nvmeconn_leg_plan plan;
+	struct nvmeconn_params params;
+	struct nvmeconn_ctrl ctrl;
+	struct node_leg l;
+	char choice[256];
+	bool reused;
+	int r;
+
+	r = nvmeconn_leg_plan(ctx, i, node->node_id, node->local_fn != NULL, node->tls != NULL,
+			      &plan, msg, msg_size);
+	if (r < 0)
+		return r;
+	leg_record(&l, leg);
+	r = leg_host_access(node, &l, true, host->nqn, msg, msg_size);
+	if (r < 0)
+		return r;
+	r = rdmasel_choose(ctx->transport, leg->addrs, leg->naddrs, rdmasel_probe, &addr, choice,
+			   sizeof(choice));
+	log_info("leg transport", "volume_id=%s leg=%zu node=%s choice=\"%s\"", id, i, leg->node,
+		 choice);
+	if (r < 0) {
+		snprintf(msg, msg_size, "%s", choice);
+		return r;
+	}
+	params = (struct nvmeconn_params){
+		.nqn = leg->nqn,
+		.addr = addr,
+		.host = host,
+		.ctrl_loss_tmo = plan.ctrl_loss_tmo,
+		.reconnect_delay = plan.reconnect_delay,
+		.fast_io_fail_tmo = plan.fast_io_fail_tmo,
+	};
+	r = nvmeconn_connect(&params, &ctrl, &reused, msg, msg_size);
+	if (r < 0)
+		return r;
+	r = nvmeconn_namespace(ctrl.name, NVMECONN_NSID, NODE_NAMESPACE_WAIT_MS, path,
+			       ATOMBLK_PATH_MAX);
+	if (r < 0) {
+		snprintf(msg, msg_size, "controller %s: no block device for namespace %d: %s",
+			 ctrl.name, NVMECONN_NSID, strerror(-r));
+		return r == -ETIMEDOUT ? -EHOSTUNREACH : r;
+	}
+	log_info(reused ? "leg connected (existing controller)" : "leg connected",
+		 "volume_id=%s leg=%zu node=%s ctrl=%s transport=%s traddr=%s trsvcid=%s device=%s "
+		 "ctrl_loss_tmo=%d fast_io_fail_tmo=%d",
+		 id, i, leg->node, ctrl.name, ctrl.transport, ctrl.traddr, ctrl.trsvcid, path,
+		 plan.ctrl_loss_tmo, plan.fast_io_fail_tmo);
+	return 0;
+}
+
+static void append(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+
+	if (len + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The legs of a provisioned volume into @spec. An existing volume (a
+ * retried stage, or a volume adopted across a restart) keeps its legs and
+ * nothing is connected. Otherwise the legs go into the journal record
+ * first (a crash leaves what Unstage must undo), then each is brought up;
+ * a mirror leg that does not come up is missing (""), if one does.
+ * *@ret_connected: this call connected legs (to undo if the stage fails).
+ */
+static int stage_nvme_legs(struct csi_node *node, const char *id, const struct volctx *ctx,
+			   struct node_volume *v, struct node_volume_spec *spec,
+			   const struct hostid *host, bool *ret_connected, char *msg,
+			   size_t msg_size)
+{
+	char faults[NODE_WHY_MAX] = "", why[NODE_WHY_MAX];
+	struct atomblk_status status;
+	unsigned int up = 0, unaskable = 0;
+	int r;
+
+	*ret_connected = false;
+	memset(spec, 0, sizeof(*spec));
+	spec->layout = ctx->layout;
+	spec->nr_legs = (unsigned int)ctx->nlegs;
+	spec->size = ctx->size / ATOMBLK_SIZE_ALIGN * ATOMBLK_SIZE_ALIGN;
+	v->nr_nvme_legs = (unsigned int)ctx->nlegs;
+	for (size_t i = 0; i < ctx->nlegs; i++)
+		leg_record(&v->nvme_legs[i], &ctx->legs[i]);
+
+	if (volctl_status(id, &status) == 0) {
+		for (unsigned int i = 0; i < status.nr_legs && i < ATOMBLK_LEGS_MAX; i++)
+			snprintf(spec->legs[i], sizeof(spec->legs[i]), "%s", status.legs[i].path);
+		spec->nr_legs = status.nr_legs;
+		return 0;
+	}
+	r = volume_store(node, id, v);
+	if (r < 0) {
+		snprintf(msg, msg_size, "journal: %s", strerror(-r));
+		return r;
+	}
+	*ret_connected = true;
+	for (size_t i = 0; i < ctx->nlegs; i++) {
+		r = stage_leg(node, id, ctx, i, host, spec->legs[i], why, sizeof(why));
+		if (r == 0) {
+			up++;
+			continue;
+		}
+		spec->legs[i][0] = '\0';
+		unaskable += r == -EBUSY;
+		append(faults, sizeof(faults), "%sleg %zu (node %s): %s", faults[0] ? "; " : "", i,
+		       ctx->legs[i].node, why);
+		log_warn("leg not reachable", "volume_id=%s leg=%zu node=%s error=\"%s\"", id, i,
+			 ctx->legs[i].node, why);
+	}
+	if (up == ctx->nlegs)
+		return 0;
+	if (ctx->layout == ATOMBLK_LAYOUT_MIRROR && up > 0) {
+		log_warn("volume staged degraded: a mirror leg is missing", "volume_id=%s legs_up=%u "
+			 "legs=%zu missing=\"%s\"", id, up, ctx->nlegs, faults);
+		return 0;
+	}
+	snprintf(msg, msg_size, "%s: %s",
+		 ctx->layout == ATOMBLK_LAYOUT_MIRROR ? "no leg of the mirror is reachable" :
+							"the volume's leg is not reachable",
+		 faults);
+	/* Nobody could even be asked: a configuration problem, not an outage. */
+	return unaskable == ctx->nlegs ? -EBUSY : -EHOSTUNREACH;
+}
+
 /* ---- NodeStageVolume --------------------------------------------------------- */
 
 /* Mount the volume's disk on the staging path, formatting it only if blank. */
@@ -704,9 +1056,11 @@ static grpc_status_code node_stage(void *userdata, const ProtobufCMessage *msg,
 	struct csi_node *node = userdata;
 	struct node_volume_spec spec;
 	struct node_volume v;
+	struct volctx *ctx = NULL;
+	struct hostid host;
 	grpc_status_code code;
 	char why[NODE_WHY_MAX] = "";
-	bool block, created = false;
+	bool block, created = false, connected = false;
 	unsigned long flags;
 	char *data = NULL;
 	int r;
@@ -715,16 +1069,35 @@ static grpc_status_code node_stage(void *userdata, const ProtobufCMessage *msg,
 	    !path_valid("staging_target_path", req->staging_target_path, ret_details, &code) ||
 	    !capability_valid(req->volume_capability, ret_details, &code))
 		return code;
-	if (volume_spec_parse(req, &spec, why, sizeof(why)) < 0)
+	ctx = malloc(sizeof(*ctx));
+	if (!ctx)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	r = volctx_parse(stage_context_get, (void *)req, ctx, why, sizeof(why));
+	if (r == -ENOENT) {
+		free(ctx);
+		ctx = NULL;
+		r = volume_spec_parse(req, &spec, why, sizeof(why));
+	}
+	if (r < 0) {
+		free(ctx);
 		return fail(ret_details, -EINVAL, "%s", why);
-	if (capability_mount_options(req->volume_capability, &flags, &data) < 0)
+	}
+	if (capability_mount_options(req->volume_capability, &flags, &data) < 0) {
+		free(ctx);
 		return fail(ret_details, -EINVAL, "mount_flags are not valid mount options");
+	}
 	free(data); /* parsed again when mounting */
 	block = req->volume_capability->access_type_case ==
 		CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK;
+	if (ctx && hostid_load(&host, why, sizeof(why)) < 0) {
+		free(ctx);
+		return fail(ret_details, -EBUSY, "this node's NVMe host identity: %s", why);
+	}
 
-	if (vollock_try(node->locks, req->volume_id) < 0)
+	if (vollock_try(node->locks, req->volume_id) < 0) {
+		free(ctx);
 		return fail_busy(ret_details, req->volume_id);
+	}
 
 	r = volume_load(node, req->volume_id, &v);
 	if (r == 0) {
@@ -758,10 +1131,23 @@ static grpc_status_code node_stage(void *userdata, const ProtobufCMessage *msg,
 	if (v.staged && volume_still_staged(req->volume_id, &v))
 		goto out;
 
+	if (ctx) {
+		r = stage_nvme_legs(node, req->volume_id, ctx, &v, &spec, &host, &connected, why,
+				    sizeof(why));
+		if (r < 0)
+			goto out;
+	}
 	/* The context's size is a minimum: see the header comment. */
 	if (spec.size && grown_size(node, req->volume_id) > spec.size)
 		spec.size = grown_size(node, req->volume_id);
 	r = volume_assemble(req->volume_id, &spec, v.disk, &created, why, sizeof(why));
+	if (r == -EPROTONOSUPPORT) {
+		snprintf(why, sizeof(why),
+			 "a mirror leg is missing and the loaded atom_client cannot create a "
+			 "mirror with a missing leg (uapi version < %d)",
+			 ATOMBLK_UAPI_VERSION_MISSING_LEG);
+		r = -EHOSTUNREACH;
+	}
 	if (r < 0)
 		goto out;
 	if (!block) {
@@ -802,11 +1188,21 @@ out:
 	 * made (a crash instead leaves the journal record for Unstage or a
 	 * retried Stage to finish).
 	 */
-	if (r < 0 && created) {
+	if (r < 0 && created)
 		volctl_remove(req->volume_id);
-		journal_remove(node->journal, req->volume_id);
+	if (r < 0 && connected) {
+		char undo[NODE_WHY_MAX];
+
+		if (legs_release(node, req->volume_id, &v, &host, undo, sizeof(undo)) < 0)
+			log_warn("a leg of the refused stage is still connected; Unstage retries",
+				 "volume_id=%s error=\"%s\"", req->volume_id, undo);
+		else
+			created = true; /* nothing is left: the record goes too */
 	}
+	if (r < 0 && created)
+		journal_remove(node->journal, req->volume_id);
 	vollock_release(node->locks, req->volume_id);
+	free(ctx);
 	if (r < 0)
 		return fail(ret_details, r, "stage %s: %s", req->volume_id,
 			    why[0] ? why : strerror(-r));
@@ -908,6 +1304,18 @@ static grpc_status_code node_unstage(void *userdata, const ProtobufCMessage *msg
 			snprintf(why, sizeof(why), "remove volume: %s", volctl_error(r));
 			if (r == -ENOTCONN)
 				r = -EAGAIN;
+			goto out;
+		}
+	}
+	/* The disk is gone: nothing uses the legs' namespaces any more. */
+	if (v.nr_nvme_legs) {
+		struct hostid host;
+
+		r = hostid_load(&host, why, sizeof(why));
+		if (r == 0)
+			r = legs_release(node, req->volume_id, &v, &host, why, sizeof(why));
+		if (r < 0) {
+			r = r == -EBADMSG ? -EBUSY : r;
 			goto out;
 		}
 	}
@@ -1118,10 +1526,51 @@ out:
  * abnormal (held IO failed), the volume degraded or failed.
  * Return: 0 and a malloc'd message when abnormal (*ret_message NULL when fine).
  */
+/*
+ * The faulty legs of @status, one clause each: the device-path leg, or for
+ * an NVMe-oF leg its storage node and whether its controller is live again
+ * (the leg stays out of the mirror all the same: no resync yet).
+ */
+static const char *faulty_legs(const struct node_volume *v, const struct atomblk_status *status,
+			       char *buf, size_t size)
+{
+	struct nvmeconn_ctrl ctrl;
+	char msg[256];
+	struct hostid host;
+	bool have_host = v->nr_nvme_legs && hostid_load(&host, msg, sizeof(msg)) == 0;
+
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < status->nr_legs && i < ATOMBLK_LEGS_MAX; i++) {
+		const struct atomblk_leg_status *leg = &status->legs[i];
+		const struct node_leg *l = i < v->nr_nvme_legs ? &v->nvme_legs[i] : NULL;
+		const char *sep = buf[0] ? "; " : "";
+
+		if (leg->state != ATOMBLK_LEG_FAULTY)
+			continue;
+		if (!l) {
+			append(buf, size, "%sleg %s is faulty", sep, leg->path[0] ? leg->path : "?");
+		} else if (!leg->path[0]) {
+			append(buf, size, "%sleg %u (node %s) is missing: it was not reachable at stage",
+			       sep, i, l->node);
+		} else if (have_host && nvmeconn_find(l->nqn, host.nqn, &ctrl) == 0 &&
+			   !strcmp(ctrl.state, "live")) {
+			append(buf, size,
+			       "%sleg %u (node %s) reachable again; resync is not implemented, the leg "
+			       "stays out of the mirror",
+			       sep, i, l->node);
+		} else {
+			append(buf, size, "%sleg %u (node %s, %s) is faulty", sep, i, l->node,
+			       leg->path);
+		}
+	}
+	return buf[0] ? buf : "no leg reported faulty";
+}
+
 static int volume_condition(const char *id, const struct node_volume *v, char **ret_message)
 {
 	struct atomsys_disk disk;
 	struct atomblk_status status;
+	char text[1024];
 	int r;
 
 	*ret_message = NULL;
@@ -1159,15 +1608,8 @@ static int volume_condition(const char *id, const struct node_volume *v, char **
 											 0;
 	if (status.state == ATOMBLK_VOLUME_OK)
 		return 0;
-	for (unsigned int i = 0; i < status.nr_legs; i++) {
-		if (status.legs[i].state == ATOMBLK_LEG_FAULTY)
-			return asprintf(ret_message, "volume %s: leg %s is faulty",
-					volctl_volume_state_name(status.state),
-					status.legs[i].path) < 0 ?
-				       -ENOMEM :
-				       0;
-	}
-	return asprintf(ret_message, "volume %s", volctl_volume_state_name(status.state)) < 0 ?
+	return asprintf(ret_message, "volume %s: %s", volctl_volume_state_name(status.state),
+			faulty_legs(v, &status, text, sizeof(text))) < 0 ?
 		       -ENOMEM :
 		       0;
 }
@@ -1273,6 +1715,44 @@ static grpc_status_code node_get_volume_stats(void *userdata, const ProtobufCMes
 
 /* ---- NodeExpandVolume -------------------------------------------------------- */
 
+/*
+ * NVMe-oF legs grow when the storage nodes grow their replicas (the
+ * controller's ExpandReplica); nvmet announces the new size and the host
+ * rescans by itself. In case it has not yet: ask every leg's controller to
+ * rescan, then wait up to NODE_RESCAN_WAIT_MS for the legs to hold @want
+ * bytes (0: no size asked, rescan only). *@capacity is updated.
+ */
+static int legs_rescan(const char *id, const struct node_volume *v,
+		       const struct atomblk_status *status, const char *legs[], uint64_t want,
+		       uint64_t *capacity, char *msg, size_t msg_size)
+{
+	struct timespec pause = { 0, 100 * 1000000L };
+	struct nvmeconn_ctrl ctrl;
+	struct hostid host;
+	int r, waited = 0;
+
+	if (want && *capacity >= want)
+		return 0;
+	r = hostid_load(&host, msg, msg_size);
+	if (r < 0)
+		return r == -EBADMSG ? -EBUSY : r;
+	for (unsigned int i = 0; i < v->nr_nvme_legs; i++) {
+		if (nvmeconn_find(v->nvme_legs[i].nqn, host.nqn, &ctrl) < 0)
+			continue;
+		r = nvmeconn_rescan(ctrl.name);
+		log_info("leg rescanned", "volume_id=%s leg=%u ctrl=%s result=\"%s\"", id, i,
+			 ctrl.name, r < 0 ? strerror(-r) : "ok");
+	}
+	do {
+		r = legs_capacity(status->layout, status->nr_legs, legs, capacity, msg, msg_size);
+		if (r < 0 || !want || *capacity >= want)
+			return r;
+		nanosleep(&pause, NULL);
+		waited += 100;
+	} while (waited < NODE_RESCAN_WAIT_MS);
+	return 0; /* the caller says the size does not fit */
+}
+
 static grpc_status_code node_expand(void *userdata, const ProtobufCMessage *msg,
 				    ProtobufCMessage **ret_resp, char **ret_details)
 {
@@ -1315,6 +1795,10 @@ static grpc_status_code node_expand(void *userdata, const ProtobufCMessage *msg,
 	for (unsigned int i = 0; i < status.nr_legs; i++)
 		legs[i] = status.legs[i].path;
 	r = legs_capacity(status.layout, status.nr_legs, legs, &capacity, why, sizeof(why));
+	if (r == 0 && v.nr_nvme_legs)
+		r = legs_rescan(req->volume_id, &v, &status, legs,
+				range ? (uint64_t)range->required_bytes : 0, &capacity, why,
+				sizeof(why));
 	if (r < 0)
 		goto out;
 
@@ -1533,6 +2017,9 @@ int csi_node_new(const struct csi_node_config *cfg, struct csi_node **ret)
 		return -ENOMEM;
 	snprintf(node->node_id, sizeof(node->node_id), "%s", cfg->node_id);
 	node->max_volumes = cfg->max_volumes;
+	node->tls = cfg->tls;
+	node->local_fn = cfg->local_fn;
+	node->local = cfg->local;
 	if (cfg->topology && cfg->topology[0])
 		r = node_parse_topology(cfg->topology, node);
 	else
