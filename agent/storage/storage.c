@@ -102,7 +102,7 @@ static bool storage_nvmet_present(struct storage *s)
 		return false;
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return true;
-	snprintf(s->nvmet_error, sizeof(s->nvmet_error), "%s: %s", path,
+	snprintf(s->nvmet_error, sizeof(s->nvmet_error), "%.200s: %s", path,
 		 stat(path, &st) < 0 ? strerror(errno) : "not a directory");
 	return false;
 }
