@@ -23,7 +23,7 @@ for n in 2 3; do
 	pool_make $n 512 || { echo "BENCH error=pool-$n"; exit 1; }
 	storage_start $n 127.0.0.$n
 done
-for n in 2 3; do wait_for 30 target_up 127.0.0.$n || { echo "BENCH error=storage-$n"; exit 1; }; done
+for n in 2 3; do wait_until 30 target_up 127.0.0.$n || { echo "BENCH error=storage-$n"; exit 1; }; done
 controller_start 127.0.0.2:$TARGET_PORT,127.0.0.3:$TARGET_PORT || { echo "BENCH error=controller"; exit 1; }
 node_start || { echo "BENCH error=node"; exit 1; }
 

@@ -18,18 +18,16 @@ NODES=127.0.0.2:$TARGET_PORT,127.0.0.3:$TARGET_PORT,127.0.0.4:$TARGET_PORT
 
 # ---- setup -----------------------------------------------------------------------------------
 t_begin nvme-flow/setup
-for m in nvmet nvmet-tcp nvmet-rdma nvme-fabrics nvme-tcp nvme-rdma rdma_rxe dummy; do
+for m in nvmet nvmet-tcp nvmet-rdma nvme-fabrics nvme-tcp nvme-rdma; do
 	modprobe $m || t_fail "modprobe $m"
 done
-ip link add dummy0 type dummy && ip link set dummy0 up || t_fail "dummy0"
-for n in 1 2 3 4; do ip addr add 10.77.0.$n/24 dev dummy0; done
-bounded 20 rdma link add rxe0 type rxe netdev dummy0 || t_fail "rdma link add rxe0"
+rdma_setup || t_fail "dummy0 with 10.77.0.1-4 and rxe0 on it"
 for n in 2 3 4; do
-	pool_make $n 256 || t_fail "pool $n"
+	pool_make $n 320 || t_fail "pool $n"
 	storage_start $n 127.0.0.$n --nvme-address 10.77.0.$n
 done
 for n in 2 3 4; do
-	wait_for 30 target_up 127.0.0.$n || t_fail "storage-$n: target API not up"
+	wait_until 30 target_up 127.0.0.$n || t_fail "storage-$n: target API not up"
 done
 controller_start "$NODES" || t_fail "controller not answering"
 node_start || t_fail "node agent not ready"

@@ -21,10 +21,10 @@ HOLD=5 # the volume's holdSeconds: how long IO may wait for a lost leg
 t_begin storage-loss/setup
 for m in nvmet nvmet-tcp nvme-fabrics nvme-tcp; do modprobe $m || t_fail "modprobe $m"; done
 for n in 2 3 4; do
-	pool_make $n 192 || t_fail "pool $n"
+	pool_make $n 320 || t_fail "pool $n"
 	storage_start $n 127.0.0.$n
 done
-for n in 2 3 4; do wait_for 30 target_up 127.0.0.$n || t_fail "storage-$n: target API not up"; done
+for n in 2 3 4; do wait_until 30 target_up 127.0.0.$n || t_fail "storage-$n: target API not up"; done
 controller_start "$NODES" || t_fail "controller not answering"
 node_start || t_fail "node agent not ready"
 volume_create loss $((64 * MiB)) "{\"replicas\":\"2\",\"transport\":\"tcp\",\"holdSeconds\":\"$HOLD\"}" ||
@@ -43,7 +43,8 @@ leg_node() { leg_field "$1" node | sed 's/^storage-//'; }
 stats() {
 	node OK NodeGetVolumeStats "{\"volumeId\":\"$VOL\",\"volumePath\":\"$TGT\",\"stagingTargetPath\":\"$STG\"}"
 }
-abnormal() { stats >/dev/null 2>&1 && [ "$(out .volumeCondition.abnormal)" = true ]; }
+stats_try() { try "$NODE_SOCK" NodeGetVolumeStats "{\"volumeId\":\"$VOL\",\"volumePath\":\"$TGT\",\"stagingTargetPath\":\"$STG\"}"; }
+abnormal() { stats_try && [ "$(out .volumeCondition.abnormal)" = true ]; }
 state_is() { atomtool status "$VOL" | grep -q "^state=$1\$"; }
 progress() {
 	local n
@@ -63,7 +64,7 @@ progress 20 300 || t_fail "IO stalled with storage-$k's agent dead"
 state_is ok || t_fail "volume state: $(atomtool status "$VOL" | grep ^state=)"
 stats && [ "$(out .volumeCondition.abnormal)" != true ] || t_fail "condition abnormal: $(out .volumeCondition.message)"
 storage_start "$k" 127.0.0.$k
-wait_for 30 target_up 127.0.0.$k || t_fail "restarted storage-$k: target API not up"
+wait_until 30 target_up 127.0.0.$k || t_fail "restarted storage-$k: target API not up"
 target_call 127.0.0.$k ListReplicas "{\"id\":\"$(leg_field 1 replica)\"}" > /tmp/replica.json ||
 	t_fail "ListReplicas on the restarted agent"
 jq -e '.replicas | length == 1' /tmp/replica.json > /dev/null || t_fail "the restarted agent lost the replica"
@@ -74,7 +75,8 @@ t_begin storage-loss/port-removed
 k=$(leg_node 0) nqn=$(leg_field 0 nqn) addr=$(leg_field 0 'addresses[0].traddr')
 port=
 for p in "$NVMET"/ports/*; do
-	[ "$(cat "$p/addr_traddr")" = "$addr" ] && [ -L "$p/subsystems/$nqn" ] && port=$p
+	[ "$(cat "$p/addr_traddr")" = "$addr" ] && [ "$(cat "$p/addr_trtype")" = tcp ] &&
+		[ -L "$p/subsystems/$nqn" ] && port=$p
 done
 echo "leg 0: storage-$k $nqn at $addr, port ${port:-none}"
 if [ -z "$port" ]; then
@@ -82,11 +84,11 @@ if [ -z "$port" ]; then
 else
 	t0=$(now_ms)
 	rm "$port/subsystems/$nqn" || t_fail "unlink the subsystem from the port"
-	wait_for $((HOLD + 40)) state_is degraded || t_fail "the mirror did not degrade: $(atomtool status "$VOL" | tr '\n' ' ')"
+	wait_until $((HOLD + 40)) state_is degraded || t_fail "the mirror did not degrade: $(atomtool status "$VOL" | tr '\n' ' ')"
 	echo "degraded after $(( $(now_ms) - t0 )) ms: $(atomtool status "$VOL" | tr '\n' ' ')"
 	atomtool status "$VOL" | grep -q '^leg0=.*:faulty$' || t_fail "leg 0 not faulty"
 	progress 30 || t_fail "IO did not go on on the remaining leg"
-	wait_for 20 abnormal || t_fail "NodeGetVolumeStats: condition not abnormal"
+	wait_until 30 abnormal || t_fail "NodeGetVolumeStats: condition not abnormal"
 	echo "condition while lost: $(out .volumeCondition.message)"
 	lost_msg=$(out .volumeCondition.message)
 fi
@@ -96,9 +98,9 @@ t_begin storage-loss/port-back
 if [ -n "$port" ]; then
 	ln -s "$NVMET/subsystems/$nqn" "$port/subsystems/$nqn" || t_fail "relink the subsystem"
 	# What the node says about the leg once its target answers again.
-	back() { stats > /dev/null 2>&1 && grep -qi 'reachable' <<< "$(out .volumeCondition.message)" &&
+	back() { stats_try && grep -qi 'reachable' <<< "$(out .volumeCondition.message)" &&
 		[ "$(out .volumeCondition.message)" != "$lost_msg" ]; }
-	wait_for 40 back || t_fail "the node does not report leg 0 reachable again: '$(out .volumeCondition.message)'"
+	wait_until 40 back || t_fail "the node does not report leg 0 reachable again: '$(out .volumeCondition.message)'"
 	echo "condition with the port back: $(out .volumeCondition.message)"
 	state_is degraded || t_fail "volume state $(atomtool status "$VOL" | grep ^state=) (no resync: degraded expected)"
 fi

@@ -18,7 +18,7 @@ atomblk-agent --mode all --node-id vm-all --endpoint "unix://$SOCK" --kubelet-di
 	--state-dir "$STATE" --pool-dir /pools/1 --modules-dir /atom --ready-file= --metrics-addr= \
 	--log-level debug > /tmp/agent-all.log 2>&1 &
 AGENT_PID=$!
-wait_for 60 eval "atomctl --endpoint unix://$SOCK --timeout 2 csi Probe '{}' 2>/dev/null | grep -q '\"ready\": true'" ||
+wait_until 60 eval "atomctl --endpoint unix://$SOCK --timeout 2 csi Probe '{}' 2>/dev/null | grep -q '\"ready\": true'" ||
 	t_fail "the agent is not ready within 60 s"
 t_end
 if [ -n "$T_REASONS" ]; then

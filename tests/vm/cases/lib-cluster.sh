@@ -18,13 +18,38 @@ MiB=$((1 << 20))
 STORAGE_PIDS=()
 mkdir -p "$K/plugins/kubernetes.io/csi/csi.atomblk.io" "$K/pods"
 
-# pool_make N SIZE_MB: an XFS pool (reflink on by default) on a loop device, mounted at /pools/N.
+# pool_make N SIZE_MB: an XFS pool (reflink on by default) on a loop device,
+# mounted at /pools/N. mkfs.xfs refuses less than 300 MB; the file is sparse.
 pool_make() {
-	local dev
+	local dev size=$2
 	modprobe xfs
-	dev=$(make_loop_leg "pool$1" "$2") || return 1
+	[ "$size" -ge 320 ] || size=320
+	dev=$(make_loop_leg "pool$1" "$size") || return 1
 	bounded 60 mkfs.xfs -q "$dev" || return 1
 	mkdir -p "/pools/$1" && mount "$dev" "/pools/$1"
+}
+
+# wait_until SECS CMD...: poll CMD until it succeeds, for at most SECS of
+# wall-clock time (wait_for counts polls, and a poll of atomctl may itself
+# take seconds under TCG).
+wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.2
+	done
+}
+
+# rdma_setup: a dummy interface with 10.77.0.1-4/24 and a soft-RoCE device
+# on it (rdma_rxe needs a non-loopback netdev). The guest has no network
+# card: these addresses never leave it.
+rdma_setup() {
+	modprobe dummy && modprobe rdma_rxe || return 1
+	ip link show dummy0 > /dev/null 2>&1 || ip link add dummy0 type dummy || return 1
+	ip link set dummy0 up || return 1
+	for n in 1 2 3 4; do ip addr add 10.77.0.$n/24 dev dummy0 || return 1; done
+	bounded 20 rdma link add rxe0 type rxe netdev dummy0
 }
 
 # storage_start N ADDRESS [FLAGS...]: storage agent N (node mode, no kernel
@@ -52,7 +77,7 @@ storage_stop() {
 	local pid=${STORAGE_PIDS[$1]}
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null
-	wait_for 15 eval "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null
+	wait_until 15 eval "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	STORAGE_PIDS[$1]=
 }
@@ -69,7 +94,7 @@ controller_start() {
 		--tls-dir "$TLS" --ready-file= --metrics-addr= --log-level debug \
 		>> /tmp/controller.log 2>&1 &
 	CTRL_PID=$!
-	wait_for 30 atomctl --endpoint "unix://$CTRL_SOCK" --timeout 2 csi Probe '{}' > /dev/null 2>&1
+	wait_until 30 eval "atomctl --endpoint unix://$CTRL_SOCK --timeout 2 csi Probe '{}' > /dev/null 2>&1"
 }
 
 # node_start: the node agent; it manages the modules (the build this VM ships in /atom).
@@ -78,13 +103,13 @@ node_start() {
 		--state-dir "$NODE_STATE" --tls-dir "$TLS" --modules-dir /atom --ready-file= \
 		--metrics-addr= --log-level debug >> /tmp/node.log 2>&1 &
 	NODE_PID=$!
-	wait_for 60 eval "atomctl --endpoint unix://$NODE_SOCK --timeout 2 csi Probe '{}' 2>/dev/null | grep -q '\"ready\": true'"
+	wait_until 60 eval "atomctl --endpoint unix://$NODE_SOCK --timeout 2 csi Probe '{}' 2>/dev/null | grep -q '\"ready\": true'"
 }
 
 stop_pid() {
 	[ -n "$1" ] || return 0
 	kill -TERM "$1" 2>/dev/null
-	wait_for 15 eval "! kill -0 $1 2>/dev/null" || kill -KILL "$1" 2>/dev/null
+	wait_until 15 eval "! kill -0 $1 2>/dev/null" || kill -KILL "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 	return 0
 }
@@ -111,6 +136,8 @@ csi() {
 	fi
 }
 ctrl() { csi "$CTRL_SOCK" "$@"; }
+# try SOCK METHOD JSON: a call whose failure is not a test failure (polling); its exit status.
+try() { OUT=$(atomctl --endpoint "unix://$1" --timeout 30 csi "$2" "$3" 2>&1); }
 node() { csi "$NODE_SOCK" "$@"; }
 
 # jq on the last reply
