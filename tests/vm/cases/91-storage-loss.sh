@@ -98,7 +98,7 @@ t_begin storage-loss/port-back
 if [ -n "$port" ]; then
 	ln -s "$NVMET/subsystems/$nqn" "$port/subsystems/$nqn" || t_fail "relink the subsystem"
 	# What the node says about the leg once its target answers again.
-	back() { stats_try && grep -qi 'reachable' <<< "$(out .volumeCondition.message)" &&
+	back() { stats_try && grep -qi 'reachable again' <<< "$(out .volumeCondition.message)" &&
 		[ "$(out .volumeCondition.message)" != "$lost_msg" ]; }
 	wait_until 40 back || t_fail "the node does not report leg 0 reachable again: '$(out .volumeCondition.message)'"
 	echo "condition with the port back: $(out .volumeCondition.message)"
