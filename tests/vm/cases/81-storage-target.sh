@@ -7,7 +7,9 @@
 # ExpandReplica grows the connected namespace; snapshot + clone by reflink;
 # a killed and restarted agent changes no export; after a simulated reboot
 # (configfs emptied by hand) the restarted agent recreates every export with
-# its hosts; deletes are idempotent and leave configfs clean.
+# its hosts; deletes are idempotent and leave configfs clean. Then
+# --nvme-rdma auto on a soft-RoCE (rdma_rxe on dummy0) address: RDMA is
+# advertised, exports listen on it too, a host connects over nvme-rdma.
 # vm-timeout: 300
 . /tests/lib.sh
 . /tests/lib-certs.sh
@@ -35,7 +37,7 @@ mib_is() { dd if="$1" bs=1M skip="$2" count=1 ${4:+iflag=$4} 2>/dev/null | cmp -
 start_agent() {
 	atomblk-agent --mode node --node-id store-1 --manage-modules=false \
 		--endpoint unix:///run/atomblk/csi.sock --state-dir $STATE --pool-dir $POOL \
-		--target-endpoint $ADDR --tls-dir $TLS >> /tmp/agent.log 2>&1 &
+		--target-endpoint $ADDR --tls-dir $TLS $NVME_ARGS >> /tmp/agent.log 2>&1 &
 	AGENT_PID=$!
 	wait_for 30 eval 'tgt GetInfo > /dev/null 2>&1'
 }
@@ -202,6 +204,38 @@ done
 [ -z "$(ls $POOL)" ] || t_fail "pool files left: $(ls $POOL)"
 [ "$(tgt ListReplicas)" = "{}" ] || t_fail "ListReplicas not empty: $(tgt ListReplicas | jq -c .)"
 stop_agent TERM
+t_end
+
+# --nvme-rdma auto: the NVMe address is on a netdev with a soft-RoCE device.
+t_begin storage/rdma-auto
+for m in nvmet-rdma nvme-rdma rdma_rxe dummy; do modprobe $m || t_fail "modprobe $m"; done
+# loading dummy may already have made dummy0 (numdummies=1)
+{ ip link show dummy0 > /dev/null 2>&1 || ip link add dummy0 type dummy; } &&
+	ip link set dummy0 up && ip addr add 10.81.0.1/24 dev dummy0 || t_fail "dummy0"
+bounded 20 rdma link add rxe0 type rxe netdev dummy0 || t_fail "rdma link add rxe0"
+NVME_ARGS="--nvme-address 10.81.0.1" start_agent || t_fail "start: $(tail -5 /tmp/agent.log)"
+[ "$(tgt GetInfo | jq -r '[.addresses[] | .trtype + ":" + .traddr] | join(",")')" = tcp:10.81.0.1,rdma:10.81.0.1 ] ||
+	t_fail "addresses: $(tgt GetInfo | jq -c .addresses)"
+tgt CreateReplica "{\"id\": \"r2\", \"sizeBytes\": \"$((16 * MiB))\"}" > /tmp/r2.json || t_fail "CreateReplica"
+[ "$(jq -r '[.addresses[].trtype] | sort | join(",")' /tmp/r2.json)" = rdma,tcp ] ||
+	t_fail "replica addresses: $(jq -c .addresses /tmp/r2.json)"
+tgt AllowHost "{\"id\": \"r2\", \"hostNqn\": \"$HOST_A\"}" > /dev/null || t_fail "AllowHost"
+bounded 30 nvme connect -t rdma -a 10.81.0.1 -s $PORT -n nqn.2026-11.io.atomblk:r2 \
+	--hostnqn=$HOST_A --hostid=$HOSTID_A || t_fail "connect over rdma"
+wait_for 10 eval '[ -n "$(ns_dev)" ]' || t_fail "no namespace device over rdma"
+[ "$(blockdev --getsize64 "$(ns_dev)")" = $((16 * MiB)) ] || t_fail "namespace size over rdma"
+bounded 20 nvme disconnect -n nqn.2026-11.io.atomblk:r2 > /dev/null || t_fail "disconnect"
+tgt DeleteReplica '{"id": "r2"}' > /dev/null || t_fail "DeleteReplica r2"
+for d in subsystems ports hosts; do
+	left=$(ls $NVMET/$d)
+	[ -z "$left" ] || t_fail "$d left: $left"
+done
+stop_agent TERM
+bounded 20 rdma link delete rxe0 || t_fail "rdma link delete rxe0"
+t_end
+
+t_begin storage/pool-clean
+[ -z "$(ls $POOL)" ] || t_fail "pool files left: $(ls $POOL)"
 umount $POOL || t_fail "umount"
 xfs_repair -n "$leg" > /dev/null 2>&1 || t_fail "xfs_repair -n"
 t_end
