@@ -15,7 +15,7 @@ POOL=/pools/1
 
 t_begin controller/setup
 for m in nvmet nvmet-tcp; do modprobe $m || t_fail "modprobe $m"; done
-pool_make 1 256 || t_fail "pool"
+pool_make 1 320 || t_fail "pool" # mkfs.xfs wants more than 300 MB
 atomblk-agent --mode all --node-id vm-all --endpoint "unix://$AGENT_SOCK" \
 	--state-dir /var/lib/atomblk-all --kubelet-dir /var/lib/atomblk-all/kubelet \
 	--run-dir /run/atomblk-all --pool-dir "$POOL" --manage-modules=false --ready-file= \
