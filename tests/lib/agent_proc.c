@@ -8,8 +8,8 @@
  */
 #include "lib/agent_proc.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -206,11 +206,12 @@ int agent_proc_prepare(struct agent_proc *ret)
 
 int agent_proc_launch(struct agent_proc *p, const char *const extra_argv[])
 {
-	char ready[300];
+	char ready[300], state[300];
 	const char *args[AGENT_MAX_ARGS + 2];
 	int n = 0;
 
 	snprintf(ready, sizeof(ready), "%s/ready", p->dir);
+	snprintf(state, sizeof(state), "%s/state", p->dir);
 	args[n++] = agent_binary();
 	args[n++] = "--endpoint";
 	args[n++] = p->endpoint;
@@ -219,6 +220,9 @@ int agent_proc_launch(struct agent_proc *p, const char *const extra_argv[])
 	args[n++] = "--ready-file";
 	args[n++] = ready;
 	args[n++] = "--manage-modules=false"; /* the host cannot load kernel modules */
+	/* Never the host's /var/lib/atomblk (all mode puts its pool there); later flags win. */
+	args[n++] = "--state-dir";
+	args[n++] = state;
 	for (int i = 0; extra_argv && extra_argv[i]; i++) {
 		if (n >= AGENT_MAX_ARGS)
 			return -E2BIG;
@@ -279,23 +283,21 @@ char *agent_proc_read_log(const struct agent_proc *p)
 	return read_whole_file(p->log);
 }
 
-static void remove_flat_dir(const char *dir)
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	struct dirent *de;
-	char path[600];
-	DIR *d;
-
-	d = opendir(dir);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+	(void)st;
+	(void)ftw;
+	if (type == FTW_DP)
+		rmdir(path);
+	else
 		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
+	return 0;
+}
+
+/* The agent's private directory and everything in it (state/, a pool). */
+static void remove_tree(const char *dir)
+{
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void agent_proc_cleanup(struct agent_proc *p)
@@ -307,7 +309,7 @@ void agent_proc_cleanup(struct agent_proc *p)
 		p->pid = 0;
 	}
 	if (p->dir[0] && !getenv("ATOMBLK_KEEP_TMP"))
-		remove_flat_dir(p->dir);
+		remove_tree(p->dir);
 	p->dir[0] = '\0';
 }
 
