@@ -111,11 +111,14 @@ static void unknown_methods_get_unimplemented_without_waiting_for_the_deadline(v
 		struct rpc_reply reply = {};
 		long long start = monotonic_ms();
 
-		assert_int_equal(
-			rpc_client_call(client, methods[i], NULL, 0, CALL_TIMEOUT_MS, &reply), 0);
+		/*
+		 * A long deadline, and the answer well before it: not a speed
+		 * test (a loaded machine takes seconds), a "does not hang" one.
+		 */
+		assert_int_equal(rpc_client_call(client, methods[i], NULL, 0, 30000, &reply), 0);
 		assert_int_equal(reply.status, STATUS_UNIMPLEMENTED);
 		assert_non_null(strstr(reply.details, methods[i]));
-		assert_true(monotonic_ms() - start < 2000);
+		assert_true(monotonic_ms() - start < 15000);
 		rpc_reply_clear(&reply);
 	}
 	assert_int_equal(probe(client, NULL), STATUS_OK);
