@@ -30,6 +30,7 @@
 
 #include <linux/blkdev.h>
 #include <linux/idr.h>
+#include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -394,8 +395,9 @@ static struct atom_disk *atom_find_volume(const char *id)
 
 int atom_add_disk(const struct atom_disk_config *cfg, struct atom_disk **ret_disk)
 {
+	const unsigned int lbs = cfg && cfg->logical_block_size ? cfg->logical_block_size : SECTOR_SIZE;
 	const struct atom_compat_limits limits = {
-		.logical_block_size = SECTOR_SIZE,
+		.logical_block_size = lbs,
 		.physical_block_size = PAGE_SIZE,
 		.max_hw_sectors = ATOM_MAX_HW_SECTORS,
 		.write_cache = true,
@@ -407,6 +409,9 @@ int atom_add_disk(const struct atom_disk_config *cfg, struct atom_disk **ret_dis
 
 	if (!cfg || !cfg->volume_id || !atom_volume_id_valid(cfg->volume_id) ||
 	    !cfg->capacity_sectors || !cfg->client_data)
+		return -EINVAL;
+	if (lbs < SECTOR_SIZE || lbs > PAGE_SIZE || !is_power_of_2(lbs) ||
+	    cfg->capacity_sectors & ((lbs >> SECTOR_SHIFT) - 1))
 		return -EINVAL;
 
 	mutex_lock(&atom_mutex);

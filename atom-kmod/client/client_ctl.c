@@ -33,6 +33,21 @@ static bool client_ctl_size_valid(u64 size)
 	return size && IS_ALIGNED(size, ATOMBLK_SIZE_ALIGN) && size <= (u64)MAX_LFS_FILESIZE;
 }
 
+/*
+ * The disk's logical block size: the largest of the present legs' (a
+ * file-backed nvmet namespace on XFS has 4096-byte blocks), so that no IO
+ * the filesystem sends is smaller than a leg accepts.
+ */
+static unsigned int client_ctl_logical_block_size(const struct client_volume *vol)
+{
+	unsigned int i, lbs = SECTOR_SIZE;
+
+	for (i = 0; i < vol->nr_legs; i++)
+		if (vol->legs[i].dev.bdev)
+			lbs = max(lbs, bdev_logical_block_size(vol->legs[i].dev.bdev));
+	return lbs;
+}
+
 static int client_ctl_create(struct atomblk_create *req)
 {
 	struct atom_disk_config cfg = {};
@@ -88,6 +103,7 @@ static int client_ctl_create(struct atomblk_create *req)
 	cfg.volume_id = vol->id;
 	cfg.capacity_sectors = vol->size;
 	cfg.client_data = vol;
+	cfg.logical_block_size = client_ctl_logical_block_size(vol);
 	ret = atom_add_disk(&cfg, &vol->disk);
 	if (ret)
 		goto out_close_legs;

@@ -21,7 +21,7 @@
 #include <linux/blk-mq.h>
 #include <linux/types.h>
 
-#define ATOM_ABI_VERSION 1
+#define ATOM_ABI_VERSION 2 /* 2: atom_disk_config.logical_block_size */
 #define ATOM_VOLUME_ID_MAX 64 /* bytes, including the NUL */
 #define ATOM_RECORD_MAX 8192 /* largest per-disk or global record */
 #define ATOM_CLIENT_PDU_SIZE 192 /* per-request scratch space for the client */
@@ -60,13 +60,19 @@ struct atom_client {
 /**
  * struct atom_disk_config - what a client asks for when it adds a disk
  * @volume_id: NUL-terminated id, unique among the atom's disks
- * @capacity_sectors: size in 512-byte sectors, non-zero
+ * @capacity_sectors: size in 512-byte sectors, non-zero, a multiple of the
+ *	logical block size
  * @client_data: handed back in every ->queue_rq() call for the disk
+ * @logical_block_size: the disk's logical block size in bytes: 0 (512), or a
+ *	power of two from 512 to PAGE_SIZE. It must be at least the largest of
+ *	the legs' (a 4Kn NVMe namespace, a file-backed nvmet namespace on XFS),
+ *	or IO smaller than a leg's block fails there. Fixed for the disk's life.
  */
 struct atom_disk_config {
 	const char *volume_id;
 	sector_t capacity_sectors;
 	void *client_data;
+	unsigned int logical_block_size;
 };
 
 /**
