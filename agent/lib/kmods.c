@@ -13,6 +13,8 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <sys/wait.h>
+#include <spawn.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,6 +27,8 @@
 #include <unistd.h>
 
 #include "lib/roots.h"
+
+extern char **environ;
 
 static int copy_value(char *dst, size_t size, const char *value)
 {
@@ -226,4 +230,19 @@ int kmods_remove(const char *name)
 	if (syscall(SYS_delete_module, name, O_NONBLOCK) < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? -EBUSY : -errno;
 	return 0;
+}
+
+int kmods_modprobe(const char *name)
+{
+	char *argv[] = { "modprobe", "-q", (char *)name, NULL };
+	int status, r;
+	pid_t pid;
+
+	r = posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ);
+	if (r)
+		return -r;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENOENT;
 }

@@ -76,4 +76,12 @@ int kmods_insert(const char *path, const char *params);
  */
 int kmods_remove(const char *name);
 
+/*
+ * kmods_modprobe() - load one of the kernel's own modules (nvmet, nvme-tcp,
+ * ...) with its dependencies: runs "modprobe -q @name" (kmod resolves them
+ * from modules.dep; our own modules use kmods_insert()). Loaded already: 0.
+ * Return: 0; -ENOENT when modprobe failed; -errno when it could not run.
+ */
+int kmods_modprobe(const char *name);
+
 #endif

@@ -17,6 +17,7 @@
 #include <nvme/ioctl.h>
 #include <nvme/tree.h>
 
+#include "lib/kmods.h"
 #include "lib/nvmeconn.h"
 #include "lib/roots.h"
 
@@ -238,6 +239,26 @@ static bool params_valid(const struct nvmeconn_params *p, char *msg, size_t msg_
 	return true;
 }
 
+/*
+ * The host side of the transport: nvme-tcp or nvme-rdma (each pulls in
+ * nvme-fabrics, which makes /dev/nvme-fabrics). Nothing else loads them on a
+ * fresh node; loaded already, nothing to do.
+ */
+static int transport_load(const char *trtype, char *msg, size_t msg_size)
+{
+	const bool rdma = !strcmp(trtype, "rdma");
+	const char *name = rdma ? "nvme_rdma" : "nvme_tcp", *module = rdma ? "nvme-rdma" : "nvme-tcp";
+	int r;
+
+	if (kmods_is_loaded(name))
+		return 0;
+	r = kmods_modprobe(module);
+	if (r < 0)
+		snprintf(msg, msg_size, "cannot load the kernel module %s (modprobe %s): %s", module,
+			 r == -ENOENT ? "failed" : "could not run", strerror(-r));
+	return r;
+}
+
 int nvmeconn_connect(const struct nvmeconn_params *p, struct nvmeconn_ctrl *ret, bool *ret_reused,
 		     char *msg, size_t msg_size)
 {
@@ -269,6 +290,9 @@ int nvmeconn_connect(const struct nvmeconn_params *p, struct nvmeconn_ctrl *ret,
 		goto out;
 	}
 
+	r = transport_load(p->addr->trtype, msg, msg_size);
+	if (r < 0)
+		goto out;
 	h = nvme_lookup_host(s.root, p->host->nqn, p->host->id);
 	c = h ? nvme_create_ctrl(s.root, p->nqn, p->addr->trtype, p->addr->traddr, NULL, NULL,
 				 p->addr->trsvcid) :
@@ -286,7 +310,8 @@ int nvmeconn_connect(const struct nvmeconn_params *p, struct nvmeconn_ctrl *ret,
 	if (r < 0) {
 		err = errno > 0 ? errno : (r < -1 ? -r : EIO);
 		snprintf(msg, msg_size, "connect %s %s:%s: %s%s%s", p->addr->trtype,
-			 p->addr->traddr, p->addr->trsvcid, strerror(err),
+			 p->addr->traddr, p->addr->trsvcid,
+			 err >= ENVME_CONNECT_RESOLVE ? nvme_errno_to_string(err) : strerror(err),
 			 scan_last_message(&s)[0] ? ": " : "", scan_last_message(&s));
 		nvme_free_ctrl(c);
 		r = -err;

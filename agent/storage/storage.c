@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "lib/journal.h"
+#include "lib/kmods.h"
 #include "lib/log.h"
 #include "lib/pool.h"
 #include "lib/roots.h"
@@ -107,29 +108,13 @@ static bool storage_nvmet_present(struct storage *s)
 	return false;
 }
 
-/* Run "modprobe @module"; 0 when it exited 0. */
-static int storage_modprobe(const char *module)
-{
-	char *argv[] = { "modprobe", "-q", (char *)module, NULL };
-	int status, r;
-	pid_t pid;
-
-	r = posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ);
-	if (r)
-		return -r;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENOENT;
-}
-
 /* The default tree is absent: load nvmet and its transports (best effort). */
 static void storage_nvmet_load(struct storage *s, bool rdma)
 {
 	static const char *const modules[] = { "nvmet", "nvmet-tcp", "nvmet-rdma" };
 
 	for (unsigned int i = 0; i < (rdma ? 3u : 2u); i++) {
-		int r = storage_modprobe(modules[i]);
+		int r = kmods_modprobe(modules[i]);
 
 		if (r < 0)
 			log_warn("cannot load a kernel module", "module=%s error=\"%s\"", modules[i],
