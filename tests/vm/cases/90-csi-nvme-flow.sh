@@ -52,6 +52,8 @@ for p in 2 3 4; do [ -n "$(pool_files $p)" ] && n=$((n + 1)); done
 ctrl OK CreateVolume "$(create_req flow-tcp $((64 * MiB)) "$PARAMS_TCP")" &&
 	{ [ "$(out .volume.volumeId)" = "$VOL" ] || t_fail "repeated CreateVolume: another id $(out .volume.volumeId)"; }
 t_end
+# Everything below needs the volume: stop here rather than cascade.
+[ -n "$VOL" ] || { show_logs; exit 1; }
 
 t_begin nvme-flow/tcp-stage-publish
 volume_stage "$VOL" "$CTX" p1 || t_fail "stage/publish"
@@ -61,6 +63,7 @@ echo "disk $disk, controllers: $(nvme_transports | tr '\n' ' ')"
 [ "$(nvme_transports | grep -c tcp)" = 2 ] || t_fail "expected 2 nvme-tcp controllers: $(nvme_transports | tr '\n' ' ')"
 grep -q " $TGT " /proc/self/mountinfo || t_fail "target not mounted"
 t_end
+[ -n "$disk" ] || { show_logs; exit 1; }
 
 t_begin nvme-flow/tcp-writes-and-swaps
 # The data the snapshot will hold, then the writer; the client is swapped under it.
@@ -74,7 +77,7 @@ for ((i = 1; i <= SWAPS; i++)); do
 	unload_client || { t_fail "swap $i: rmmod atom_client"; break; }
 	load_client $next || { t_fail "swap $i: insmod client $next"; break; }
 	n=$(vio_field /tmp/wt.prog ios)
-	wait_progress /tmp/wt.prog $((n + 100)) 30 || t_fail "swap $i: IO did not resume within 30 s"
+	wait_progress /tmp/wt.prog $((n + 100)) 30 || { t_fail "swap $i: IO did not resume within 30 s"; break; }
 	disk_attr_is "$disk" state attached || t_fail "swap $i: $disk state $(disk_attr "$disk" state)"
 	[ $next = a ] && next=b || next=a
 done

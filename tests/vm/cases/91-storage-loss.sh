@@ -35,6 +35,7 @@ disk=$(disk_of "$VOL")
 atomtool status "$VOL"
 t_end
 [ -n "$T_REASONS" ] && setup_failed "$T_REASONS"
+[ -n "$disk" ] || setup_failed "no atom disk"
 
 # leg_field I KEY: a field of leg I of the volume context.
 leg_field() { jq -r ".[\"atomblk.io/replicas\"] | fromjson | .[$1].$2" <<< "$CTX"; }
