@@ -18,6 +18,7 @@
 #include <stdbool.h>
 
 #include "lib/nvmet.h"
+#include "lib/pool.h"
 #include "storage/storage.h"
 
 #define STORAGE_JOURNAL_NAME "storage.json"
@@ -26,6 +27,7 @@
 #define STORAGE_LABEL_KEY_MAX 256 /* bytes of a label key */
 #define STORAGE_LABEL_VALUE_MAX 1024 /* bytes of a label value */
 #define STORAGE_HOSTS_MAX 64 /* allowed hosts per replica */
+#define STORAGE_EXPORT_TAG_MAX 48 /* bytes of the node tag in export names */
 
 /* One registered method: what an rpc_server handler's userdata points to. */
 struct storage_binding {
@@ -51,6 +53,7 @@ struct storage {
 	bool rdma_on; /* subsystems are linked into an RDMA port too */
 	bool rdma_required; /* --nvme-rdma=true: an RDMA failure is an error */
 	bool reflink; /* FICLONE works on the pool's filesystem */
+	char export_prefix[STORAGE_EXPORT_TAG_MAX + 2]; /* "<node tag>.": see storage_export_name() */
 	struct storage_binding bindings[TARGET_METHOD_COUNT];
 };
 
@@ -78,6 +81,25 @@ bool storage_nvmet_check(struct storage *s);
  * the record's. Return: 0 or -errno (nvmet's).
  */
 int storage_export_sync(struct storage *s, const char *id, json_t *rec);
+
+/*
+ * Export names: a replica's subsystem is named "<node tag>.<replica id>"
+ * (NQN nqn.2026-11.io.atomblk:<node tag>.<id>), the node tag being the node
+ * id (or a hash of it when it is long or has characters a pool name may
+ * not). Replica ids repeat across storage nodes (a volume's replicas share
+ * its id), subsystem NQNs must not: a node connecting two legs of one
+ * volume would see one subsystem with two paths. Exports with another
+ * node's tag (a shared configfs tree in tests) are not ours.
+ *
+ * storage_export_name() - @id's export name into @buf (POOL_NAME_MAX + 1
+ * bytes); returns @buf, or "" if it does not fit (never for valid ids).
+ * STORAGE_XNAME(s, id) does it in a temporary buffer, for call arguments.
+ */
+const char *storage_export_name(const struct storage *s, const char *id, char *buf);
+#define STORAGE_XNAME(s, id) storage_export_name((s), (id), (char[POOL_NAME_MAX + 1]){ 0 })
+
+/* storage_export_id() - the replica id of export @name, or NULL when not this node's. */
+const char *storage_export_id(const struct storage *s, const char *name);
 
 /* storage_method_call() - one method under the lock (methods.c). */
 grpc_status_code storage_method_call(struct storage *s, enum target_method method,

@@ -162,7 +162,7 @@ static Replica *replica_build(struct storage *s, const char *id, json_t *rec,
 	m->created_nanos = (int32_t)json_integer_value(json_object_get(rec, "created_nanos"));
 	m->nqn = malloc(NVMET_NQN_MAX + 1);
 	ok = m->id && m->source_id && m->nqn;
-	if (m->nqn && (m->snapshot || nvmet_nqn(id, m->nqn, NVMET_NQN_MAX + 1)))
+	if (m->nqn && (m->snapshot || nvmet_nqn(STORAGE_XNAME(s, id), m->nqn, NVMET_NQN_MAX + 1)))
 		m->nqn[0] = '\0';
 
 	m->labels = calloc(json_object_size(labels) + 1, sizeof(*m->labels));
@@ -228,7 +228,7 @@ static grpc_status_code reply_replica(struct storage *s, const char *id, json_t 
 
 	if (s->nvmet_available && !storage_record_is_snapshot(rec))
 		nvmet_list(s->nvmet_root, &exports, &n);
-	m = replica_build(s, id, rec, export_find(exports, n, id));
+	m = replica_build(s, id, rec, export_find(exports, n, STORAGE_XNAME(s, id)));
 	free(exports);
 	if (!m)
 		return fail_nomem(ret_details);
@@ -347,7 +347,8 @@ static grpc_status_code list_replicas(struct storage *s, const ProtobufCMessage 
 		if ((*q->id && strcmp(q->id, ids[i])) || live_record(s, ids[i], &rec, NULL))
 			continue;
 		if (record_matches_filter(rec, q)) {
-			r = replica_build(s, ids[i], rec, export_find(exports, n_exports, ids[i]));
+			r = replica_build(s, ids[i], rec,
+					  export_find(exports, n_exports, STORAGE_XNAME(s, ids[i])));
 			if (r)
 				m->replicas[m->n_replicas++] = r;
 			ok = r != NULL;
@@ -519,7 +520,7 @@ static grpc_status_code create_replica(struct storage *s, const ProtobufCMessage
 	r = storage_export_sync(s, q->id, rec);
 	if (r) {
 		code = fail(ret_details, GRPC_STATUS_INTERNAL, "export %s: %s", q->id, strerror(-r));
-		nvmet_unexport(s->nvmet_root, q->id);
+		nvmet_unexport(s->nvmet_root, STORAGE_XNAME(s, q->id));
 		pool_delete(s->pool, q->id);
 		goto undo_journal;
 	}
@@ -554,7 +555,8 @@ static grpc_status_code delete_object(struct storage *s, const char *id, bool sn
 		return fail(ret_details, GRPC_STATUS_INVALID_ARGUMENT, "%s is a %s: %s removes it",
 			    id, is_snapshot ? "snapshot" : "replica",
 			    is_snapshot ? "DeleteSnapshot" : "DeleteReplica");
-	if (!snapshot && s->nvmet_available && (r = nvmet_unexport(s->nvmet_root, id)))
+	if (!snapshot && s->nvmet_available &&
+	    (r = nvmet_unexport(s->nvmet_root, STORAGE_XNAME(s, id))))
 		return fail(ret_details, GRPC_STATUS_INTERNAL, "unexport %s: %s", id, strerror(-r));
 	r = pool_delete(s->pool, id);
 	if (r)
@@ -628,7 +630,7 @@ static grpc_status_code expand_replica(struct storage *s, const ProtobufCMessage
 		return pool_failure(r, "expand replica", q->id, ret_details);
 	}
 	/* Also on a repeat: the announce of an earlier call may have failed. */
-	r = nvmet_revalidate_size(s->nvmet_root, q->id);
+	r = nvmet_revalidate_size(s->nvmet_root, STORAGE_XNAME(s, q->id));
 	if (r == -ENOENT)
 		r = storage_export_sync(s, q->id, rec);
 	if (r) {
@@ -778,7 +780,7 @@ static grpc_status_code change_host(struct storage *s, const char *id, const cha
 			    allow ? "allow" : "disallow", nqn, id, strerror(-r));
 		if (allow && at < 0) {
 			journal_set(s->journal, id, old);
-			nvmet_disallow_host(s->nvmet_root, id, nqn);
+			nvmet_disallow_host(s->nvmet_root, STORAGE_XNAME(s, id), nqn);
 		}
 		goto out;
 	}

@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <openssl/sha.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,13 +131,15 @@ static int storage_hosts_sync(struct storage *s, const char *id, json_t *rec)
 	size_t n_have = 0, i;
 	int r;
 
-	r = nvmet_list_hosts(s->nvmet_root, id, &have, &n_have);
+	const char *name = STORAGE_XNAME(s, id);
+
+	r = nvmet_list_hosts(s->nvmet_root, name, &have, &n_have);
 	if (r)
 		return r;
 	json_array_foreach(want, i, h) {
 		const char *nqn = json_string_value(h);
 
-		if (nqn && (r = nvmet_allow_host(s->nvmet_root, id, nqn)))
+		if (nqn && (r = nvmet_allow_host(s->nvmet_root, name, nqn)))
 			goto out;
 	}
 	for (i = 0; i < n_have; i++) {
@@ -146,12 +149,47 @@ static int storage_hosts_sync(struct storage *s, const char *id, json_t *rec)
 		json_array_foreach(want, j, h)
 			if (!strcmp(have[i], json_string_value(h) ?: ""))
 				wanted = true;
-		if (!wanted && (r = nvmet_disallow_host(s->nvmet_root, id, have[i])))
+		if (!wanted && (r = nvmet_disallow_host(s->nvmet_root, name, have[i])))
 			goto out;
 	}
 out:
 	nvmet_hosts_free(have, n_have);
 	return r;
+}
+
+const char *storage_export_name(const struct storage *s, const char *id, char *buf)
+{
+	if (snprintf(buf, POOL_NAME_MAX + 1, "%s%s", s->export_prefix, id) > POOL_NAME_MAX)
+		buf[0] = '\0';
+	return buf;
+}
+
+const char *storage_export_id(const struct storage *s, const char *name)
+{
+	size_t len = strlen(s->export_prefix);
+
+	return strncmp(name, s->export_prefix, len) ? NULL : name + len;
+}
+
+/*
+ * The node tag of export names: the node id when it is a short pool-name
+ * word, else "n" + 24 hex digits of its SHA-256.
+ */
+static void storage_export_prefix_set(struct storage *s)
+{
+	const char *id = s->node_id;
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	size_t len = strlen(id);
+
+	if (len <= STORAGE_EXPORT_TAG_MAX && pool_name_is_valid(id)) {
+		snprintf(s->export_prefix, sizeof(s->export_prefix), "%s.", id);
+		return;
+	}
+	SHA256((const unsigned char *)id, len, md);
+	snprintf(s->export_prefix, sizeof(s->export_prefix), "n");
+	for (unsigned int i = 0; i < 12; i++)
+		snprintf(s->export_prefix + 1 + 2 * i, 3, "%02x", md[i]);
+	strcat(s->export_prefix, ".");
 }
 
 int storage_export_sync(struct storage *s, const char *id, json_t *rec)
@@ -162,13 +200,14 @@ int storage_export_sync(struct storage *s, const char *id, json_t *rec)
 	r = pool_path(s->pool, id, path, sizeof(path));
 	if (r)
 		return r;
-	r = nvmet_export(s->nvmet_root, id, path, NULL, &s->tcp, s->rdma_on ? &s->rdma : NULL);
+	r = nvmet_export(s->nvmet_root, STORAGE_XNAME(s, id), path, NULL, &s->tcp,
+			 s->rdma_on ? &s->rdma : NULL);
 	if (r && s->rdma_on && !s->rdma_required) {
 		/* auto: no RDMA after all; TCP only from now on */
 		log_warn("cannot listen on RDMA, serving NVMe/TCP only", "address=%s port=%s error=\"%s\"",
 			 s->rdma.traddr, s->rdma.trsvcid, strerror(-r));
 		s->rdma_on = false;
-		r = nvmet_export(s->nvmet_root, id, path, NULL, &s->tcp, NULL);
+		r = nvmet_export(s->nvmet_root, STORAGE_XNAME(s, id), path, NULL, &s->tcp, NULL);
 	}
 	if (r)
 		return r;
@@ -206,7 +245,7 @@ static void storage_reconcile_exports(struct storage *s)
 				continue;
 			}
 			for (size_t e = 0; e < n_exports; e++)
-				if (!strcmp(exports[e].name, id))
+				if (!strcmp(storage_export_id(s, exports[e].name) ?: "", id))
 					present = true;
 			r = storage_export_sync(s, id, rec);
 			if (r)
@@ -221,9 +260,12 @@ static void storage_reconcile_exports(struct storage *s)
 		json_decref(keys);
 	}
 	for (size_t e = 0; e < n_exports; e++) {
+		const char *id = storage_export_id(s, exports[e].name);
 		json_t *rec;
 
-		if (storage_record_get(s, exports[e].name, &rec) == 0) {
+		if (!id)
+			continue; /* another node's (a shared configfs tree) */
+		if (storage_record_get(s, id, &rec) == 0) {
 			json_decref(rec);
 			continue;
 		}
@@ -263,7 +305,7 @@ static void storage_reconcile_journal(struct storage *s)
 			continue;
 		log_warn("journal entry without its pool file dropped", "id=%s", id);
 		if (s->nvmet_available && r == -ENOENT)
-			nvmet_unexport(s->nvmet_root, id);
+			nvmet_unexport(s->nvmet_root, STORAGE_XNAME(s, id));
 		journal_remove(s->journal, id);
 	}
 	json_decref(keys);
@@ -507,6 +549,7 @@ int storage_new(const struct storage_config *cfg, struct storage **ret)
 		r = -ENOMEM;
 		goto fail;
 	}
+	storage_export_prefix_set(s);
 	r = storage_parse_topology(s, cfg->topology, cfg->node_id);
 	if (r == 0)
 		r = storage_setup_ports(s, cfg);

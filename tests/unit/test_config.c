@@ -99,7 +99,7 @@ static void every_flag_is_applied(void **state)
 static void flags_accept_the_equals_form(void **state)
 {
 	char *const argv[] = { "atomblk-agent", "--endpoint=/tmp/b.sock", "--node-id=n2",
-			       "--mode=controller", NULL };
+			       "--mode=controller", "--storage-nodes=10.0.0.1:9810", NULL };
 	struct agent_config cfg = parse_ok(ARGC(argv), argv, NULL, CONFIG_ACTION_RUN);
 
 	assert_string_equal(cfg.endpoint.path, "/tmp/b.sock");
@@ -168,11 +168,83 @@ static void node_id_is_required_except_in_controller_mode(void **state)
 {
 	char *const none[] = { "atomblk-agent", NULL };
 	char *const all[] = { "atomblk-agent", "--mode", "all", NULL };
-	char *const controller[] = { "atomblk-agent", "--mode", "controller", NULL };
+	char *const controller[] = { "atomblk-agent", "--mode", "controller", "--storage-service",
+				     "atomblk-storage.atomblk.svc:9810", NULL };
 
 	parse_fails(1, none, NULL, "--node-id");
 	parse_fails(ARGC(all), all, NULL, "--node-id");
 	parse_ok(ARGC(controller), controller, NULL, CONFIG_ACTION_RUN);
+}
+
+/* The storage and controller roles' settings, and what each mode needs. */
+static void storage_and_controller_settings(void **state)
+{
+	char *const storage[] = { "atomblk-agent", "--node-id=s1", "--pool-dir=/srv/pool/",
+				  "--pool-capacity=64Gi", "--target-endpoint=10.0.0.2:9810",
+				  "--nvme-address=10.0.0.2", "--nvme-port=4421", "--nvme-rdma=off",
+				  NULL };
+	char *const all[] = { "atomblk-agent", "--mode=all", "--node-id=n1",
+			      "--state-dir=/var/lib/x", NULL };
+	char *const env[] = { "ATOMBLK_STORAGE_NODES=a:1,b:2", "ATOMBLK_TLS_DIR=/etc/t", NULL };
+	char *const controller[] = { "atomblk-agent", "--mode=controller", NULL };
+	char *const no_storage[] = { "atomblk-agent", "--mode=controller", NULL };
+	char *const target_without_pool[] = { "atomblk-agent", "--node-id=s1",
+					      "--target-endpoint=10.0.0.2:9810", NULL };
+	struct agent_config cfg;
+	unsigned long long size;
+
+	cfg = parse_ok(ARGC(storage), storage, NULL, CONFIG_ACTION_RUN);
+	assert_string_equal(cfg.pool_dir, "/srv/pool");
+	assert_int_equal(cfg.pool_capacity, 64ULL << 30);
+	assert_true(cfg.has_target_endpoint);
+	assert_string_equal(cfg.target_endpoint.target, "10.0.0.2:9810");
+	assert_string_equal(cfg.nvme_address, "10.0.0.2");
+	assert_string_equal(cfg.nvme_port, "4421");
+	assert_int_equal(cfg.nvme_rdma, 0);
+	assert_string_equal(cfg.tls_dir, CONFIG_DEFAULT_TLS_DIR);
+
+	/* all mode: the pool defaults into the state directory */
+	cfg = parse_ok(ARGC(all), all, NULL, CONFIG_ACTION_RUN);
+	assert_string_equal(cfg.pool_dir, "/var/lib/x/pool");
+	assert_int_equal(cfg.nvme_rdma, -1);
+	assert_string_equal(cfg.nvme_port, CONFIG_DEFAULT_NVME_PORT);
+
+	cfg = parse_ok(ARGC(controller), controller, env, CONFIG_ACTION_RUN);
+	assert_string_equal(cfg.storage_nodes, "a:1,b:2");
+	assert_string_equal(cfg.tls_dir, "/etc/t");
+	parse_fails(ARGC(no_storage), no_storage, NULL, "--storage-nodes");
+	parse_fails(ARGC(target_without_pool), target_without_pool, NULL, "--pool-dir");
+
+	assert_int_equal(config_parse_size("512M", &size), 0);
+	assert_int_equal(size, 512ULL << 20);
+	assert_int_equal(config_parse_size("2TiB", &size), 0);
+	assert_int_equal(size, 2ULL << 40);
+	assert_int_equal(config_parse_size("4096", &size), 0);
+	assert_int_equal(size, 4096);
+	assert_int_equal(config_parse_size("1.5G", &size), -EINVAL);
+	assert_int_equal(config_parse_size("-1", &size), -EINVAL);
+	assert_int_equal(config_parse_size("8X", &size), -EINVAL);
+	assert_int_equal(config_parse_size("99999999999T", &size), -EINVAL);
+}
+
+/* Each bad storage or controller value is refused with its flag named. */
+static void bad_storage_values_are_rejected(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "--pool-dir", "relative/pool" },   { "--pool-capacity", "lots" },
+		{ "--target-endpoint", "/a.sock" },  { "--nvme-address", "storage.local" },
+		{ "--nvme-port", "0" },		     { "--nvme-port", "70000" },
+		{ "--nvme-rdma", "yes" },	     { "--storage-nodes", "a:1,,b:2" },
+		{ "--storage-nodes", "a" },	     { "--storage-nodes", "a:99999" },
+		{ "--storage-service", "svc" },	     { "--storage-nodes", "a:1," },
+	};
+
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *const argv[] = { "atomblk-agent", "--node-id=n", (char *)bad[i][0],
+				       (char *)bad[i][1], NULL };
+
+		parse_fails(ARGC(argv), argv, NULL, bad[i][0]);
+	}
 }
 
 static void help_and_version_need_no_other_settings(void **state)
@@ -283,6 +355,8 @@ int main(void)
 		cmocka_unit_test(empty_environment_values_count_as_unset),
 		cmocka_unit_test(similar_environment_names_are_not_confused),
 		cmocka_unit_test(node_id_is_required_except_in_controller_mode),
+		cmocka_unit_test(storage_and_controller_settings),
+		cmocka_unit_test(bad_storage_values_are_rejected),
 		cmocka_unit_test(help_and_version_need_no_other_settings),
 		cmocka_unit_test(bad_values_are_rejected_with_the_flag_named),
 		cmocka_unit_test(too_long_node_id_is_rejected),

@@ -356,7 +356,7 @@ static void list_replicas_returns_what_the_journal_keeps_sorted_and_filtered(voi
 	assert_string_equal(r->id, "r1");
 	assert_int_equal(r->size_bytes, 8 * MiB);
 	assert_false(r->snapshot);
-	assert_string_equal(r->nqn, "nqn.2026-11.io.atomblk:r1");
+	assert_string_equal(r->nqn, "nqn.2026-11.io.atomblk:store-1.r1");
 	assert_int_equal(r->n_labels, 2);
 	assert_int_equal(r->n_allowed_hosts, 1);
 	assert_string_equal(r->allowed_hosts[0], "nqn.2026-11.io.atomblk:host:a");
