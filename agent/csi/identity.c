@@ -94,16 +94,18 @@ static int capabilities_add_expansion(Csi__V1__GetPluginCapabilitiesResponse *re
 }
 
 /*
- * Only what this process really answers is advertised, and only where the
- * Controller service runs (controller and all modes; a node-only agent
- * advertises nothing: the CO asks the controller's plugin):
- *   - CONTROLLER_SERVICE: CreateVolume and the rest (csi/controller.c).
- *   - VOLUME_ACCESSIBILITY_CONSTRAINTS: CreateVolume honours requisite and
- *     preferred topology when it places replicas, and NodeGetInfo reports
- *     each node's segment.
- *   - VolumeExpansion ONLINE: ControllerExpandVolume grows the replicas and
- *     NodeExpandVolume grows a staged (even published) volume and its
- *     filesystem in place.
+ * Only what this process really answers is advertised:
+ *   - VOLUME_ACCESSIBILITY_CONSTRAINTS, in every mode: NodeGetInfo reports
+ *     the node's topology segment, and the spec ("NodeGetInfo") allows
+ *     accessible_topology only from a plugin with this capability; where
+ *     the Controller runs, CreateVolume also honours requisite and
+ *     preferred topology when it places replicas.
+ *   - CONTROLLER_SERVICE, only where the Controller service is registered
+ *     (controller and all modes): CreateVolume and the rest
+ *     (csi/controller.c).
+ *   - VolumeExpansion ONLINE, with the Controller: ControllerExpandVolume
+ *     grows the replicas and NodeExpandVolume grows a staged (even
+ *     published) volume and its filesystem in place.
  */
 static grpc_status_code identity_get_plugin_capabilities(void *userdata,
 							 const ProtobufCMessage *req,
@@ -112,21 +114,23 @@ static grpc_status_code identity_get_plugin_capabilities(void *userdata,
 {
 	struct csi_plugin *plugin = userdata;
 	Csi__V1__GetPluginCapabilitiesResponse *resp = malloc(sizeof(*resp));
+	bool controller;
 
 	if (!resp)
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;
 	csi__v1__get_plugin_capabilities_response__init(resp);
 	*ret_resp = &resp->base;
-	if (plugin->mode == AGENT_MODE_NODE || !plugin->controller_registered)
-		return GRPC_STATUS_OK;
-	if (capabilities_add_service(
-		    resp, CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__CONTROLLER_SERVICE) < 0 ||
+	controller = plugin->mode != AGENT_MODE_NODE && plugin->controller_registered;
+	if ((controller &&
+	     capabilities_add_service(
+		     resp, CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__CONTROLLER_SERVICE) < 0) ||
 	    capabilities_add_service(
 		    resp,
 		    CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__VOLUME_ACCESSIBILITY_CONSTRAINTS) <
 		    0 ||
-	    capabilities_add_expansion(resp,
-				       CSI__V1__PLUGIN_CAPABILITY__VOLUME_EXPANSION__TYPE__ONLINE) < 0)
+	    (controller &&
+	     capabilities_add_expansion(
+		     resp, CSI__V1__PLUGIN_CAPABILITY__VOLUME_EXPANSION__TYPE__ONLINE) < 0))
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;
 	return GRPC_STATUS_OK;
 }

@@ -156,16 +156,21 @@ static bool has_service_capability(struct fixture *f, Csi__V1__PluginCapability_
 	return found;
 }
 
-static void node_mode_does_not_advertise_the_controller_service(void **state)
+/*
+ * A node-only agent has no Controller to advertise, but NodeGetInfo reports
+ * the node's topology, which the spec allows only with
+ * VOLUME_ACCESSIBILITY_CONSTRAINTS: that one capability and nothing else.
+ */
+static void node_mode_advertises_topology_but_not_the_controller_service(void **state)
 {
 	size_t count;
 
 	assert_false(has_service_capability(
 		*state, CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__CONTROLLER_SERVICE, &count));
-	assert_false(has_service_capability(
+	assert_true(has_service_capability(
 		*state, CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__VOLUME_ACCESSIBILITY_CONSTRAINTS,
 		&count));
-	assert_int_equal(count, 0);
+	assert_int_equal(count, 1);
 }
 
 /*
@@ -301,7 +306,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			get_plugin_info_returns_the_plugin_name_and_build_version, setup_node_mode,
 			teardown_agent),
-		cmocka_unit_test_setup_teardown(node_mode_does_not_advertise_the_controller_service,
+		cmocka_unit_test_setup_teardown(node_mode_advertises_topology_but_not_the_controller_service,
 						setup_node_mode, teardown_agent),
 		cmocka_unit_test_setup_teardown(
 			controller_mode_advertises_the_controller_service,
