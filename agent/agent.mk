@@ -79,6 +79,8 @@ $(BIN)/%: $(OBJ)/cmd/%.o $(LIB)
 # shared objects to load). The rest of $(LDLIBS) stays shared, linked only if
 # used (--as-needed). Sanitizer builds keep the shared libraries.
 # A grpc or OpenSSL security update needs a rebuild of the agent.
+# --gc-sections drops the unreferenced sections of the static libraries
+# (480 kB of text; about 0.4 MB less resident at start, tests/bench/agent.sh).
 # libnvme (NVMe-oF legs, lib/nvmeconn) is linked statically too: shared, it
 # would load its own libcrypto.so next to our static OpenSSL (+1.45 MB
 # resident); static, it uses ours, and its json-c part is left out (see
@@ -89,8 +91,9 @@ AGENT_STATIC_LIBS := -lnvme $(filter-out -ldl -lrt -pthread -latomic,$(shell pkg
 ifneq ($(SANITIZE),1)
 $(BIN)/atomblk-agent $(BIN)/atomctl: $(BIN)/%: $(OBJ)/cmd/%.o $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -static-libgcc -o $@ $^ -Wl,-Bstatic $(AGENT_STATIC_LIBS) -Wl,-Bdynamic \
-		-Wl,--as-needed $(filter-out -lgrpc -lgpr -lprotobuf-c,$(LDLIBS)) -lm -latomic -ldl
+	$(CC) $(LDFLAGS) -static-libgcc -Wl,--gc-sections -o $@ $^ -Wl,-Bstatic $(AGENT_STATIC_LIBS) \
+		-Wl,-Bdynamic -Wl,--as-needed $(filter-out -lgrpc -lgpr -lprotobuf-c,$(LDLIBS)) -lm \
+		-latomic -ldl
 endif
 
 # Test programs: cmocka, linked against the library archive (only the objects
@@ -116,8 +119,9 @@ ifneq ($(SANITIZE),1)
 all: $(BIN)/csi-conformance
 $(BIN)/csi-conformance: $(OBJ)/tests/conformance/csi-conformance.o $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -static-libgcc -o $@ $^ -Wl,-Bstatic $(AGENT_STATIC_LIBS) -Wl,-Bdynamic \
-		-Wl,--as-needed $(filter-out -lgrpc -lgpr -lprotobuf-c,$(LDLIBS)) -lm -latomic -ldl
+	$(CC) $(LDFLAGS) -static-libgcc -Wl,--gc-sections -o $@ $^ -Wl,-Bstatic $(AGENT_STATIC_LIBS) \
+		-Wl,-Bdynamic -Wl,--as-needed $(filter-out -lgrpc -lgpr -lprotobuf-c,$(LDLIBS)) -lm \
+		-latomic -ldl
 endif
 
 # CSI wire check (tests/unit/test_csi_wire.c reads this descriptor set).
