@@ -18,10 +18,12 @@ stage=${1:?usage: build.sh STAGE}
 version=$(cat "$stage/VERSION")
 
 runtime=(
-	# the agent's shared libraries (gRPC and protobuf-c are linked in
-	# statically, see agent/agent.mk; tests/image checks ldd finds the rest)
-	libjansson4 libkmod2 libblkid1 libmount1
-	libnvme1 libibverbs1 librdmacm1 ibverbs-providers
+	# the agent's shared libraries (gRPC, protobuf-c and libnvme are linked
+	# in statically, see agent/agent.mk; tests/image checks ldd finds the
+	# rest) and what it dlopen()s: librdmacm (and the verbs providers) to
+	# choose RDMA for a leg
+	libjansson4 libblkid1 libmount1
+	libibverbs1 librdmacm1 ibverbs-providers
 	# what the node agent runs: module loading, filesystems, NVMe-oF
 	kmod e2fsprogs xfsprogs util-linux mount nvme-cli
 	# building the client against the node's own kernel headers
