@@ -140,6 +140,29 @@ static int client_ctl_remove(struct atomblk_remove *req)
 	return 0;
 }
 
+/*
+ * Re-read the size of legs that may have grown since they were opened (an
+ * NVMe-oF namespace rescanned after its replica was expanded): every mirror
+ * leg with a device, and the last leg of a linear volume (growing an
+ * earlier one would move the offsets of the legs after it). Sizes only
+ * grow here, and no IO maps past the disk's capacity, which grows after.
+ */
+static void client_ctl_refresh_leg_sizes(struct client_volume *vol)
+{
+	unsigned int i = vol->layout == ATOMBLK_LAYOUT_MIRROR ? 0 : vol->nr_legs - 1;
+	sector_t nr;
+
+	for (; i < vol->nr_legs; i++) {
+		struct client_leg *leg = &vol->legs[i];
+
+		if (!leg->dev.bdev)
+			continue;
+		nr = round_down(bdev_nr_sectors(leg->dev.bdev), CLIENT_SIZE_ALIGN_SECTORS);
+		if (nr > leg->nr_sectors)
+			WRITE_ONCE(leg->nr_sectors, nr);
+	}
+}
+
 static int client_ctl_resize(struct atomblk_resize *req)
 {
 	struct client_volume *vol;
@@ -150,6 +173,7 @@ static int client_ctl_resize(struct atomblk_resize *req)
 	vol = client_find_volume(req->id);
 	if (!vol)
 		return -ENOENT;
+	client_ctl_refresh_leg_sizes(vol);
 	if ((req->size >> SECTOR_SHIFT) > client_volume_capacity(vol))
 		return -EINVAL;
 	ret = atom_disk_set_capacity(vol->disk, req->size >> SECTOR_SHIFT);
