@@ -18,7 +18,8 @@ CREATES=${BENCH_CREATES:-9}
 BENCH_HOST=nqn.2026-11.io.atomblk:host:bench
 BENCH_HOSTID=5b3c1d2e-0f4a-4b6c-8d7e-9fa0b1c2d3e4
 
-for m in nvmet nvmet-tcp nvme-fabrics nvme-tcp; do modprobe $m; done
+# No modprobe of nvme*/nvmet*: the storage role loads nvmet, the node agent
+# nvme-tcp (staged before the raw namespace is connected by hand).
 for n in 2 3; do
 	pool_make $n 512 || { echo "BENCH error=pool-$n"; exit 1; }
 	storage_start $n 127.0.0.$n

@@ -18,12 +18,13 @@ NODES=127.0.0.2:$TARGET_PORT,127.0.0.3:$TARGET_PORT,127.0.0.4:$TARGET_PORT
 
 # ---- setup -----------------------------------------------------------------------------------
 t_begin nvme-flow/setup
-for m in nvmet nvmet-tcp nvmet-rdma nvme-fabrics nvme-tcp nvme-rdma; do
-	modprobe $m || t_fail "modprobe $m"
-done
+# No modprobe of nvme*/nvmet*: the storage role loads nvmet and its
+# transports, the node agent nvme-tcp/nvme-rdma (a fresh node has neither).
 rdma_setup || t_fail "dummy0 with 10.77.0.1-4 and rxe0 on it"
 for n in 2 3 4; do
-	pool_make $n 320 || t_fail "pool $n"
+	# 512 MB: capacity is counted thick (a 96 MiB volume, its snapshot and
+	# the clone take 288 MiB of a node's pool even as reflinks).
+	pool_make $n 512 || t_fail "pool $n"
 	storage_start $n 127.0.0.$n --nvme-address 10.77.0.$n
 done
 for n in 2 3 4; do
@@ -132,6 +133,36 @@ left=$(ls $NVMET/subsystems)
 [ -z "$left" ] || t_fail "nvmet subsystems left: $(echo $left)"
 [ -z "$(nvme_transports)" ] || t_fail "NVMe controllers left: $(ls /sys/class/nvme)"
 [ -z "$(atomtool list)" ] || t_fail "atom disks left: $(atomtool list | tr '\n' ' ')"
+t_end
+
+# A volume expanded before its first stage: the CO stages it with the
+# volume context of CreateVolume (the original size) over legs that are
+# already bigger. The atom disk starts at the context's size, IO works, and
+# NodeExpandVolume (which the CO calls next) grows it to the legs' size.
+t_begin nvme-flow/tcp-expand-before-stage
+if volume_create flow-early $((32 * MiB)) "$PARAMS_TCP"; then
+	vol=$VOL_ID ctx=$VOL_CTX
+	ctrl OK ControllerExpandVolume "{\"volumeId\":\"$vol\",\"capacityRange\":{\"requiredBytes\":\"$((48 * MiB))\"},\"volumeCapability\":$(cap_mount)}" ||
+		t_fail "ControllerExpandVolume"
+	if volume_stage "$vol" "$ctx" p-early; then
+		d=$(disk_of "$vol")
+		echo "disk $d: $(blockdev --getsize64 "/dev/$d") bytes over legs of 48 MiB"
+		start_writer we "$TGT/data" -d 8 -s 8M -t 3
+		stop_writer we 60 > /dev/null
+		writer_clean we || t_fail "writer on the staged volume: $(tail -n1 /tmp/we.out)"
+		node OK NodeExpandVolume "{\"volumeId\":\"$vol\",\"volumePath\":\"$TGT\",\"stagingTargetPath\":\"$STG\",\"capacityRange\":{\"requiredBytes\":\"$((48 * MiB))\"},\"volumeCapability\":$(cap_mount)}" ||
+			t_fail "NodeExpandVolume"
+		[ "$(blockdev --getsize64 "/dev/$d")" = $((48 * MiB)) ] ||
+			t_fail "disk size after NodeExpandVolume: $(blockdev --getsize64 "/dev/$d")"
+		volume_unstage "$vol" p-early
+	else
+		t_fail "stage/publish"
+	fi
+	ctrl OK DeleteVolume "{\"volumeId\":\"$vol\"}"
+	[ -z "$(nvme_transports)" ] || t_fail "NVMe controllers left: $(ls /sys/class/nvme)"
+else
+	t_fail "CreateVolume"
+fi
 t_end
 
 # ---- nvme-rdma (soft-RoCE) -------------------------------------------------------------------

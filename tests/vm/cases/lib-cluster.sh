@@ -198,7 +198,7 @@ pool_files() { ls -A "/pools/$1" 2>/dev/null | grep -v '^\.' ; }
 show_logs() {
 	local f
 	for f in /tmp/storage-*.log /tmp/controller.log /tmp/node.log; do
-		[ -e "$f" ] && tail -n 40 "$f" | sed "s|^|    $(basename "$f" .log)| |"
+		[ -e "$f" ] && tail -n 40 "$f" | sed "s/^/    $(basename "$f" .log) | /"
 	done
 }
 
