@@ -11,18 +11,13 @@
 #  - one leg's storage agent stopped before stage (AllowHost cannot be
 #    asked): the mirror stages degraded, NodeGetVolumeStats names the
 #    missing leg; both stopped: UNAVAILABLE and nothing left connected,
-#    journalled or assembled.
-#
-# Known to fail at the time of writing (not a node-side bug): nvmet gives a
-# file-backed namespace the pool filesystem's block size (4096 on XFS) as
-# its LBA size, while atom disks have 512-byte logical blocks, so the
-# client's first 512/1024-byte IO to such a leg fails (EIO, leg faulty,
-# mkfs fails). Re-pointing the namespace at a loop device (512-byte LBAs)
-# does not survive the storage agent's AllowHost, which re-syncs the export.
-# Fix: the atom disk takes its legs' logical block size, or the storage node
-# exports 512-byte LBAs.
+#    journalled or assembled. (Stopping the agent is the robust way to
+#    make a leg unreachable: removing its nvmet port link does not last, the
+#    storage agent's AllowHost re-syncs the export.)
 #  - transport auto with a storage node on a soft-RoCE address (dummy0 +
 #    rdma_rxe): the leg connects over rdma.
+# The agents load nvmet*, nvme-tcp and nvme-rdma themselves: this case
+# loads only dummy and rdma_rxe (and xfs through pool_make).
 . /tests/lib-cluster.sh
 CASE=node-nvme
 need_modules /atom/atom_client.ko
@@ -30,27 +25,33 @@ HOLD=5
 
 # ---- setup -------------------------------------------------------------------------------
 t_begin node-nvme/setup
-for m in nvmet nvmet-tcp nvmet-rdma nvme-fabrics nvme-tcp nvme-rdma rdma_rxe dummy; do
+for m in rdma_rxe dummy; do
 	modprobe $m || t_fail "modprobe $m"
 done
 # (modprobe dummy may have made dummy0 already)
 { ip link show dummy0 > /dev/null 2>&1 || ip link add dummy0 type dummy; } && ip link set dummy0 up && ip addr add 10.78.0.4/24 dev dummy0 ||
 	t_fail "dummy0"
 bounded 20 rdma link add rxe0 type rxe netdev dummy0 || t_fail "rdma link add rxe0"
-for n in 2 3 4; do pool_make $n 320 || t_fail "pool $n"; done # mkfs.xfs: > 300 MB
-storage_start 2 127.0.0.2
-storage_start 3 127.0.0.3
-storage_start 4 127.0.0.4 --nvme-address 10.78.0.4 --nvme-rdma on
-for a in 127.0.0.2 127.0.0.3 127.0.0.4; do wait_for 30 target_up $a || t_fail "$a: target API not up"; done
+# Each storage agent starts as soon as its pool is there, the node agent
+# while they come up (agent start-ups are seconds under TCG).
+pool_make 2 320 && storage_start 2 127.0.0.2 || t_fail "pool 2" # mkfs.xfs: > 300 MB
+pool_make 3 320 && storage_start 3 127.0.0.3 || t_fail "pool 3"
+pool_make 4 320 && storage_start 4 127.0.0.4 --nvme-address 10.78.0.4 --nvme-rdma on || t_fail "pool 4"
 node_start || t_fail "node agent not ready"
+# node_up ADDRESS: GetInfo answers; the node's id into NODE_OF[ADDRESS].
+declare -A NODE_OF
+node_up() {
+	NODE_OF[$1]=$(atomctl --timeout 3 target --address "$1:$TARGET_PORT" --tls-dir "$TLS" GetInfo '{}' 2>/dev/null |
+		jq -r '.nodeId // empty') && [ -n "${NODE_OF[$1]}" ]
+}
+for a in 127.0.0.2 127.0.0.3 127.0.0.4; do wait_until 30 node_up $a || t_fail "$a: target API not up"; done
 t_end
 [ -n "$T_REASONS" ] && setup_failed "$T_REASONS"
 
 # replica_make ADDR ID: CreateReplica of 32 MiB on the storage node at ADDR; its leg
 # object (lib/volctx.h) in LEG.
 replica_make() {
-	local addr=$1 id=$2 node
-	node=$(target_call "$addr" GetInfo | jq -r .nodeId)
+	local addr=$1 id=$2 node=${NODE_OF[$1]}
 	target_call "$addr" CreateReplica "{\"id\":\"$id\",\"sizeBytes\":\"$((32 * MiB))\"}" \
 		> "/tmp/rep-$id.json" || return 1
 	LEG=$(jq -c --arg node "$node" --arg target "$addr:$TARGET_PORT" \
@@ -105,7 +106,7 @@ NQA=$(jq -r .nqn <<< "$LA") NQB=$(jq -r .nqn <<< "$LB")
 CTX=$(context mirror tcp "$LA" "$LB")
 volume_stage m1 "$CTX" p1 || t_fail "stage/publish"
 atomtool status m1
-legs=$(atomtool status m1 | grep -c 'path=/dev/nvme[0-9]*n[0-9]*')
+legs=$(atomtool status m1 | grep -c '^leg[0-9]=/dev/nvme[0-9]*n[0-9]*:ok$')
 [ "$legs" = 2 ] || t_fail "the disk's legs are not two /dev/nvme* devices"
 [ "$(allowed 127.0.0.2 m1-a)" = "$HOSTNQN" ] || t_fail "storage-2 does not allow $HOSTNQN"
 [ "$(allowed 127.0.0.3 m1-b)" = "$HOSTNQN" ] || t_fail "storage-3 does not allow $HOSTNQN"
@@ -155,8 +156,6 @@ echo "    $(tr '\n' ' ' <<< "$OUT" | cut -c1-300)"
 [ -z "$(our_ctrls "$NQA")$(our_ctrls "$NQB")" ] || t_fail "controllers left after the refused stage"
 [ -z "$(disk_of m3)" ] || t_fail "a disk was left"
 journal_has m3 && t_fail "journal record left"
-storage_start 2 127.0.0.2
-storage_start 3 127.0.0.3
 t_end
 
 # ---- transport auto over soft-RoCE -----------------------------------------------------
