@@ -8,7 +8,9 @@
 # verifying writes while the client is swapped a<->b -> online expand ->
 # snapshot -> clone from it, staged next to the original, holding the data
 # of the snapshot's time -> everything deleted, nothing left in the pools,
-# configfs or the NVMe host. Then over nvme-rdma (rdma_rxe): transport=rdma
+# configfs (subsystems, hosts, port links) or the NVMe host. A volume
+# expanded before its first stage is staged at its context's size over the
+# bigger legs and grown by NodeExpandVolume. Then over nvme-rdma (rdma_rxe): transport=rdma
 # and transport=auto both connect every leg over RDMA.
 . /tests/lib-cluster.sh
 CASE=nvme-flow
@@ -200,8 +202,8 @@ for p in 2 3 4; do
 	left=$(pool_files $p)
 	[ -z "$left" ] || t_fail "pool $p: $(echo $left) left"
 done
-left=$(ls $NVMET/subsystems)
-[ -z "$left" ] || t_fail "nvmet subsystems left: $(echo $left)"
+left=$(nvmet_left)
+[ -z "$left" ] || t_fail "left in nvmet's configfs: $(echo $left)"
 stop_pid "$NODE_PID" && stop_pid "$CTRL_PID"
 for n in 2 3 4; do storage_stop $n; done
 t_end

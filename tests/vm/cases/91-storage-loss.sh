@@ -118,7 +118,8 @@ for p in 2 3 4; do
 	left=$(pool_files $p)
 	[ -z "$left" ] || t_fail "pool $p: $(echo $left) left"
 done
-[ -z "$(ls $NVMET/subsystems)" ] || t_fail "nvmet subsystems left: $(ls $NVMET/subsystems | tr '\n' ' ')"
+left=$(nvmet_left)
+[ -z "$left" ] || t_fail "left in nvmet's configfs: $(echo $left)"
 [ -z "$(nvme_transports)" ] || t_fail "NVMe controllers left"
 stop_pid "$NODE_PID" && stop_pid "$CTRL_PID"
 for n in 2 3 4; do storage_stop $n; done

@@ -185,10 +185,12 @@ disk_of() { atomtool list | awk -v id="$1" '$1 == id { sub("^/dev/", "", $2); pr
 # nvme_transports: the transport of every connected NVMe controller, one per line.
 nvme_transports() { cat /sys/class/nvme/nvme*/transport 2>/dev/null; }
 
-# nvmet_left: subsystems, ports' subsystem links and hosts still in configfs.
+# nvmet_left: subsystems, ports' subsystem links and host entries still in
+# configfs, one per line (ports themselves stay: a storage node listens).
 nvmet_left() {
-	ls "$NVMET/subsystems" 2>/dev/null
-	ls "$NVMET"/ports/*/subsystems 2>/dev/null | grep -v '^/\|^$'
+	local p
+	ls "$NVMET/subsystems" "$NVMET/hosts" 2>/dev/null | grep -v '^/\|^$'
+	for p in "$NVMET"/ports/*/subsystems/*; do [ -e "$p" ] && echo "${p#$NVMET/}"; done
 }
 
 # pool_files N: the replicas and snapshots in pool N (the agent's own files excluded).
