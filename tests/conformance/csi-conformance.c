@@ -570,6 +570,9 @@ static void capability_cases(struct conf *c)
 			if (json_object_get(reply, "accessibleTopology") && !c->topology)
 				fail(c, "node/NodeGetInfo-topology",
 				     "accessible_topology set without VOLUME_ACCESSIBILITY_CONSTRAINTS");
+			else if (json_object_get(reply, "accessibleTopology"))
+				pass(c, "node/NodeGetInfo-topology",
+				     "accessible_topology with VOLUME_ACCESSIBILITY_CONSTRAINTS");
 		}
 		json_decref(reply);
 	}

@@ -3,9 +3,13 @@
 # The CSI conformance suite (build/bin/csi-conformance, tests/conformance/)
 # against the embedded single-node setup a first-time user starts:
 # `atomblk-agent --mode all` on a unix socket, its pool on XFS (reflink: the
-# snapshot and clone cases run for real), managing the modules itself. Every
+# snapshot and clone cases run for real), managing the modules itself (the
+# atom's and nvmet*, nvme-tcp: nothing is loaded by hand here). Every
 # suite case becomes a RESULT line conformance/<case>; SKIP lines (an RPC
-# not advertised) are printed, not counted.
+# not advertised) are printed, not counted. Then the same suite with
+# --node-only against a node-mode agent (a worker's DaemonSet pod): its
+# cases become conformance-node/<case> (Identity, NodeGetInfo topology
+# against the advertised capabilities, required fields, unknown ids).
 . /tests/lib-cluster.sh
 CASE=conformance
 SOCK=/run/csi-all.sock
@@ -13,7 +17,6 @@ STATE=/var/lib/atomblk-all
 
 t_begin conformance/setup
 pool_make 1 768 || t_fail "XFS pool on a loop device"
-modprobe nvmet && modprobe nvmet-tcp && modprobe nvme-tcp || t_fail "modprobe nvmet/nvme-tcp"
 atomblk-agent --mode all --node-id vm-all --endpoint "unix://$SOCK" --kubelet-dir "$K" \
 	--state-dir "$STATE" --pool-dir /pools/1 --modules-dir /atom --ready-file= --metrics-addr= \
 	--log-level debug > /tmp/agent-all.log 2>&1 &
@@ -44,14 +47,19 @@ case $rc in
 esac
 grep -q '^[0-9]* passed, [0-9]* failed' /tmp/conformance.out || t_fail "no summary line"
 t_end
-# One result line per suite case (spaces in details are kept after the name).
-# (No process substitution: the guest has no /dev/fd.)
-grep '^\(PASS\|FAIL\) ' /tmp/conformance.out > /tmp/conformance.cases
-while IFS= read -r l; do
-	verdict=${l%% *} rest=${l#* }
-	name=${rest%%:*} detail=${rest#*: }
-	echo "RESULT $verdict conformance/$name $detail"
-done < /tmp/conformance.cases
+# case_results FILE PREFIX: one result line per suite case in FILE (spaces
+# in details are kept after the name). (No process substitution: the guest
+# has no /dev/fd.)
+case_results() {
+	local l verdict rest name detail
+	grep '^\(PASS\|FAIL\) ' "$1" > /tmp/conformance.cases
+	while IFS= read -r l; do
+		verdict=${l%% *} rest=${l#* }
+		name=${rest%%:*} detail=${rest#*: }
+		echo "RESULT $verdict $2/$name $detail"
+	done < /tmp/conformance.cases
+}
+case_results /tmp/conformance.out conformance
 
 t_begin conformance/nothing-left
 left=$(pool_files 1)
@@ -63,5 +71,21 @@ grep -q " $K/" /proc/self/mountinfo && t_fail "mounts left: $(grep " $K/" /proc/
 stop_pid "$AGENT_PID"
 grep -c 'call finished' /tmp/agent-all.log | sed 's/^/    calls logged: /'
 t_end
+
+t_begin conformance/node-only
+node_start || t_fail "the node agent is not ready"
+bounded 120 csi-conformance --endpoint "unix://$NODE_SOCK" --node-only --staging-dir "$STG" \
+	--target-dir "$TGT" --timeout 60 > /tmp/conformance-node.out 2> /tmp/conformance-node.err
+rc=$?
+cat /tmp/conformance-node.err
+grep '^\(SKIP\|INFO\) ' /tmp/conformance-node.out | sed 's/^/    /'
+tail -n1 /tmp/conformance-node.out | sed 's/^/    /'
+[ $rc = 0 ] || t_fail "csi-conformance --node-only exited $rc"
+grep -q '^PASS node/NodeGetInfo-topology' /tmp/conformance-node.out ||
+	t_fail "NodeGetInfo's topology not checked against the capabilities"
+stop_pid "$NODE_PID"
+t_end
+case_results /tmp/conformance-node.out conformance-node
 [ $T_ANY_FAILED = 0 ] || sed 's/^/    agent| /' /tmp/agent-all.log | grep -v 'status=OK' | tail -n 80
+[ $T_ANY_FAILED = 0 ] || sed 's/^/    node| /' /tmp/node.log 2>/dev/null | grep -v 'status=OK' | tail -n 40
 exit $T_ANY_FAILED
