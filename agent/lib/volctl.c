@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -44,10 +45,47 @@ static int ctl_call(unsigned long request, void *arg)
 	return r;
 }
 
+/*
+ * Every request goes out in the lowest uapi version that carries it, so an
+ * older client (whose window ends below ATOMBLK_UAPI_VERSION) still answers
+ * it: version 1 but for a create with a missing mirror leg.
+ */
+static void hdr_init_version(struct atomblk_ctl_hdr *hdr, unsigned int version)
+{
+	hdr->uapi_version = version;
+	hdr->reserved = 0;
+}
+
 static void hdr_init(struct atomblk_ctl_hdr *hdr)
 {
-	hdr->uapi_version = ATOMBLK_UAPI_VERSION;
-	hdr->reserved = 0;
+	hdr_init_version(hdr, ATOMBLK_UAPI_VERSION_MIN);
+}
+
+/* The client answers @version (a LIST of no entries is harmless to ask). */
+static bool client_speaks(unsigned int version)
+{
+	struct atomblk_list req = {};
+
+	hdr_init_version(&req.hdr, version);
+	return ctl_call(ATOMBLK_IOC_LIST, &req) != -EINVAL;
+}
+
+static bool leg_is_missing(const char *leg)
+{
+	return !leg || !leg[0];
+}
+
+/* Missing legs: mirror only, and not all of them. */
+static int count_missing_legs(const struct volctl_spec *spec, unsigned int *ret)
+{
+	unsigned int missing = 0;
+
+	for (unsigned int i = 0; i < spec->nr_legs; i++)
+		missing += leg_is_missing(spec->legs[i]);
+	if (missing && (spec->layout != ATOMBLK_LAYOUT_MIRROR || missing == spec->nr_legs))
+		return -EINVAL;
+	*ret = missing;
+	return 0;
 }
 
 /* Copy a NUL-terminated string into a fixed uapi field. */
@@ -67,22 +105,30 @@ static int copy_field(char *field, size_t size, const char *value)
 int volctl_create(const struct volctl_spec *spec, char ret_disk[ATOMBLK_DISK_NAME_MAX])
 {
 	struct atomblk_create *req;
+	unsigned int missing;
 	int r;
 
 	if (spec->nr_legs < 1 || spec->nr_legs > ATOMBLK_LEGS_MAX)
 		return -EINVAL;
+	r = count_missing_legs(spec, &missing);
+	if (r < 0)
+		return r;
 	req = calloc(1, sizeof(*req));
 	if (!req)
 		return -ENOMEM;
-	hdr_init(&req->hdr);
+	hdr_init_version(&req->hdr,
+			 missing ? ATOMBLK_UAPI_VERSION_MISSING_LEG : ATOMBLK_UAPI_VERSION_MIN);
 	r = copy_field(req->id, sizeof(req->id), spec->id);
 	req->size = spec->size;
 	req->layout = spec->layout;
 	req->nr_legs = spec->nr_legs;
 	for (unsigned int i = 0; r == 0 && i < spec->nr_legs; i++)
-		r = copy_field(req->legs[i], sizeof(req->legs[i]), spec->legs[i]);
+		if (!leg_is_missing(spec->legs[i]))
+			r = copy_field(req->legs[i], sizeof(req->legs[i]), spec->legs[i]);
 	if (r == 0)
 		r = ctl_call(ATOMBLK_IOC_CREATE, req);
+	if (r == -EINVAL && missing && !client_speaks(ATOMBLK_UAPI_VERSION_MISSING_LEG))
+		r = -EPROTONOSUPPORT;
 	if (r == 0) {
 		req->disk[sizeof(req->disk) - 1] = '\0';
 		strcpy(ret_disk, req->disk);

@@ -3,14 +3,16 @@
  * volctl — the client module's control ioctls on /dev/atomblk-ctl
  * (atom-kmod/include/uapi/atomblk.h): create, remove, resize, status and
  * list volumes. Every call opens the device (under ROOT_DEV), sends one
- * request of ATOMBLK_UAPI_VERSION and closes it, so a client swap between
- * two calls is harmless.
+ * request and closes it, so a client swap between two calls is harmless.
+ * A request goes out in the lowest uapi version that carries it (1; 2 for
+ * a create with a missing mirror leg), so older clients keep answering.
  *
  * Errors are the uapi's (a failed call changes nothing): -EINVAL malformed
  * input, -ENOENT unknown volume or leg, -EEXIST duplicate id, -EBUSY leg in
  * use, -ESHUTDOWN client unloading; plus -ENOTCONN when the control device
- * does not exist (no client loaded) and -ENAMETOOLONG for an id or leg path
- * too long for the uapi (checked before any call).
+ * does not exist (no client loaded), -ENAMETOOLONG for an id or leg path
+ * too long for the uapi (checked before any call) and -EPROTONOSUPPORT
+ * for a missing leg when the loaded client is older than uapi version 2.
  */
 #ifndef ATOMBLK_VOLCTL_H
 #define ATOMBLK_VOLCTL_H
@@ -25,10 +27,15 @@ struct volctl_spec {
 	uint64_t size; /* bytes, multiple of ATOMBLK_SIZE_ALIGN */
 	enum atomblk_layout layout;
 	unsigned int nr_legs;
-	const char *legs[ATOMBLK_LEGS_MAX]; /* block device paths */
+	const char *legs[ATOMBLK_LEGS_MAX]; /* block device paths; NULL or "" = missing */
 };
 
-/* volctl_create() - create the volume; its disk name ("atom0") in @ret_disk. */
+/*
+ * volctl_create() - create the volume; its disk name ("atom0") in @ret_disk.
+ * A mirror may have missing legs (not all): they are faulty from the start
+ * and the volume is degraded. A missing leg in a linear volume, or every
+ * mirror leg missing, is -EINVAL before any call.
+ */
 int volctl_create(const struct volctl_spec *spec, char ret_disk[ATOMBLK_DISK_NAME_MAX]);
 
 /* volctl_remove() - delete the volume and its disk. */

@@ -22,13 +22,25 @@
 #define CLIENT_NAME "atom_client"
 #define CLIENT_SIZE_ALIGN_SECTORS (ATOMBLK_SIZE_ALIGN >> SECTOR_SHIFT)
 
+/*
+ * A leg of a volume. A mirror leg may have no device (dev.bdev NULL): it
+ * was missing at creation (path "") or, when adopting, a faulty leg whose
+ * device is gone. Such a leg is faulty from the start, and IO only ever
+ * goes to healthy legs, so nothing dereferences its device.
+ */
 struct client_leg {
-	char path[ATOMBLK_PATH_MAX]; /* block device path, the leg's stable id */
-	struct atom_compat_bdev dev; /* the open, claimed device */
-	sector_t nr_sectors; /* usable size, a multiple of 4 KiB */
+	char path[ATOMBLK_PATH_MAX]; /* block device path, the leg's stable id; "" = missing */
+	struct atom_compat_bdev dev; /* the open, claimed device; bdev NULL = none */
+	sector_t nr_sectors; /* usable size, a multiple of 4 KiB; 0 without a device */
 	sector_t start; /* linear: first volume sector on this leg */
-	bool faulty; /* an IO failed; READ_ONCE/WRITE_ONCE */
+	bool faulty; /* an IO failed or no device; READ_ONCE/WRITE_ONCE */
 };
+
+/* The leg was missing at creation: it has no path and never a device. */
+static inline bool client_leg_is_missing(const struct client_leg *leg)
+{
+	return !leg->path[0];
+}
 
 struct client_volume {
 	struct list_head node; /* in client_volumes, under client_mutex */
@@ -71,7 +83,8 @@ extern struct list_head client_volumes;
 extern struct bio_set client_bioset;
 extern struct workqueue_struct *client_wq;
 void client_volume_close_legs(struct client_volume *vol);
-int client_volume_open_legs(struct client_volume *vol);
+int client_volume_open_legs(struct client_volume *vol, bool adopting);
+bool client_volume_legs_valid(const struct client_volume *vol);
 void client_volume_free(struct client_volume *vol);
 sector_t client_volume_capacity(struct client_volume *vol);
 struct client_volume *client_find_volume(const char *id);

@@ -34,6 +34,18 @@ static bool client_ctl_size_valid(u64 size)
 }
 
 /*
+ * A create request's leg path: a terminated path, or from uapi version 2 on
+ * the empty string (a missing mirror leg; the layout rules are checked on
+ * the whole volume by client_volume_legs_valid()).
+ */
+static bool client_ctl_leg_valid(const struct atomblk_create *req, unsigned int i)
+{
+	if (!req->legs[i][0])
+		return req->hdr.uapi_version >= ATOMBLK_UAPI_VERSION_MISSING_LEG;
+	return client_ctl_string_valid(req->legs[i], sizeof(req->legs[i]));
+}
+
+/*
  * The disk's logical block size: the largest of the present legs' (a
  * file-backed nvmet namespace on XFS has 4096-byte blocks), so that no IO
  * the filesystem sends is smaller than a leg accepts.
@@ -71,7 +83,7 @@ static int client_ctl_create(struct atomblk_create *req)
 		return -EINVAL;
 	}
 	for (i = 0; i < req->nr_legs; i++)
-		if (!client_ctl_string_valid(req->legs[i], sizeof(req->legs[i])))
+		if (!client_ctl_leg_valid(req, i))
 			return -EINVAL;
 	if (client_find_volume(req->id))
 		return -EEXIST;
@@ -86,8 +98,12 @@ static int client_ctl_create(struct atomblk_create *req)
 	vol->size = req->size >> SECTOR_SHIFT;
 	for (i = 0; i < req->nr_legs; i++)
 		strscpy(vol->legs[i].path, req->legs[i], sizeof(vol->legs[i].path));
+	if (!client_volume_legs_valid(vol)) {
+		ret = -EINVAL;
+		goto out_free_vol;
+	}
 
-	ret = client_volume_open_legs(vol);
+	ret = client_volume_open_legs(vol, false);
 	if (ret) {
 		/* A path that is not a block device is bad input. */
 		if (ret == -ENOTBLK)
@@ -110,9 +126,11 @@ static int client_ctl_create(struct atomblk_create *req)
 	list_add_tail(&vol->node, &client_volumes);
 
 	strscpy(req->disk, atom_disk_name(vol->disk), sizeof(req->disk));
-	pr_info("%s: created on %s, %s over %u legs, %llu bytes\n", vol->id, req->disk,
+	pr_info("%s: created on %s, %s over %u legs, %llu bytes%s\n", vol->id, req->disk,
 		vol->layout == ATOMBLK_LAYOUT_MIRROR ? "mirror" : "linear", vol->nr_legs,
-		(unsigned long long)req->size);
+		(unsigned long long)req->size,
+		client_volume_state(vol) == ATOMBLK_VOLUME_DEGRADED ? ", degraded (leg missing)" :
+								      "");
 	return 0;
 
 out_close_legs:

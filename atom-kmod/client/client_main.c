@@ -146,10 +146,29 @@ void client_volume_close_legs(struct client_volume *vol)
 }
 
 /*
+ * Missing legs (path "") are for mirrors only, and a mirror needs at least
+ * one leg that is not missing.
+ */
+bool client_volume_legs_valid(const struct client_volume *vol)
+{
+	unsigned int i, missing = 0;
+
+	for (i = 0; i < vol->nr_legs; i++)
+		missing += client_leg_is_missing(&vol->legs[i]);
+	if (vol->layout == ATOMBLK_LAYOUT_LINEAR)
+		return !missing;
+	return missing < vol->nr_legs;
+}
+
+/*
  * Open every leg of @vol by path (claimed by the volume) and compute the
  * usable sizes and the linear offsets. The same device twice is -EINVAL.
+ * A missing mirror leg is not opened and marked faulty. When @adopting, a
+ * mirror leg the record says is faulty and whose device cannot be opened
+ * (e.g. its NVMe-oF namespace went away with its storage node) is kept
+ * without a device too: refusing it would keep every volume's IO held.
  */
-int client_volume_open_legs(struct client_volume *vol)
+int client_volume_open_legs(struct client_volume *vol, bool adopting)
 {
 	sector_t start = 0;
 	unsigned int i, j;
@@ -158,7 +177,18 @@ int client_volume_open_legs(struct client_volume *vol)
 	for (i = 0; i < vol->nr_legs; i++) {
 		struct client_leg *leg = &vol->legs[i];
 
+		leg->nr_sectors = 0;
+		leg->start = start;
+		if (client_leg_is_missing(leg)) {
+			leg->faulty = true;
+			continue;
+		}
 		ret = atom_compat_bdev_open(&leg->dev, leg->path, vol);
+		if (ret && adopting && leg->faulty && vol->layout == ATOMBLK_LAYOUT_MIRROR) {
+			pr_warn("%s: faulty leg %u (%s) cannot be reopened (%d), kept without a device\n",
+				vol->id, i, leg->path, ret);
+			continue;
+		}
 		if (ret)
 			goto out_close;
 		for (j = 0; j < i; j++) {
@@ -169,7 +199,6 @@ int client_volume_open_legs(struct client_volume *vol)
 		}
 		leg->nr_sectors =
 			round_down(bdev_nr_sectors(leg->dev.bdev), CLIENT_SIZE_ALIGN_SECTORS);
-		leg->start = start;
 		start += leg->nr_sectors;
 	}
 	return 0;
@@ -179,19 +208,37 @@ out_close:
 	return ret;
 }
 
-/* Sectors of volume data the opened legs of @vol can hold. */
+/*
+ * Sectors of volume data the opened legs of @vol can hold: their sum
+ * (linear) or the smallest leg with a device (mirror; 0 if none has one).
+ */
 sector_t client_volume_capacity(struct client_volume *vol)
 {
 	sector_t cap = 0;
+	bool first = true;
 	unsigned int i;
 
 	for (i = 0; i < vol->nr_legs; i++) {
-		if (vol->layout == ATOMBLK_LAYOUT_LINEAR)
+		if (vol->layout == ATOMBLK_LAYOUT_LINEAR) {
 			cap += vol->legs[i].nr_sectors;
-		else if (!i || vol->legs[i].nr_sectors < cap)
-			cap = vol->legs[i].nr_sectors;
+		} else if (vol->legs[i].dev.bdev) {
+			if (first || vol->legs[i].nr_sectors < cap)
+				cap = vol->legs[i].nr_sectors;
+			first = false;
+		}
 	}
 	return cap;
+}
+
+/* A mirror whose every leg lacks a device: IO fails, but it may be adopted. */
+static bool client_volume_has_no_device(struct client_volume *vol)
+{
+	unsigned int i;
+
+	for (i = 0; i < vol->nr_legs; i++)
+		if (vol->legs[i].dev.bdev)
+			return false;
+	return true;
 }
 
 void client_volume_free(struct client_volume *vol)
@@ -208,14 +255,17 @@ static int client_adopt_disk(struct atom_disk *disk, void *priv)
 	vol = client_record_load(disk);
 	if (IS_ERR(vol))
 		return PTR_ERR(vol);
-	ret = client_volume_open_legs(vol);
+	ret = client_volume_open_legs(vol, true);
 	if (ret) {
 		pr_err("%s: cannot reopen the legs of %s (%d)\n", atom_disk_name(disk), vol->id,
 		       ret);
 		client_volume_free(vol);
 		return ret;
 	}
-	if (vol->size > client_volume_capacity(vol)) {
+	if (client_volume_has_no_device(vol)) {
+		pr_warn("%s: no leg of %s has a device, its IO fails\n", atom_disk_name(disk),
+			vol->id);
+	} else if (vol->size > client_volume_capacity(vol)) {
 		pr_err("%s: legs of %s shrank below the volume size\n", atom_disk_name(disk),
 		       vol->id);
 		client_volume_close_legs(vol);

@@ -13,6 +13,17 @@
  *    newer client misses newer fields, which get defaults);
  *  - a change an older reader must not ignore bumps min_reader, and a
  *    reader refuses a record whose min_reader is above its version.
+ *
+ * Versions:
+ *  1: the first format.
+ *  2: a mirror leg entry may have the path "" (missing since creation,
+ *     flagged faulty). A version 1 reader would try to open "" and fail
+ *     in a less obvious place, so a record holding a missing leg is
+ *     written with min_reader 2: an older client refuses it cleanly
+ *     (-EPROTO, adoption fails, the atom keeps holding the IO; load a
+ *     client of record version 2 or later). Records without a missing
+ *     leg keep min_reader 1, so rolling back to an older client works
+ *     for every other volume.
  */
 #define pr_fmt(fmt) "atom_client: " fmt
 
@@ -22,7 +33,8 @@
 #include "client.h"
 
 #define CLIENT_RECORD_MAGIC 0x44524341 /* "ACRD" */
-#define CLIENT_RECORD_VERSION 1 /* what this client writes and reads */
+#define CLIENT_RECORD_VERSION 2 /* what this client writes and reads */
+#define CLIENT_RECORD_VERSION_MISSING_LEG 2 /* first that knows leg path "" */
 #define CLIENT_GLOBAL_MAGIC 0x4c474341 /* "ACGL" */
 
 #define CLIENT_RECORD_LEG_FAULTY BIT(0)
@@ -43,11 +55,11 @@ struct client_record_hdr {
 	char writer[32]; /* client version that wrote it */
 } __packed;
 
-/* Version 1 leg entry. */
+/* Version 1 leg entry (unchanged in version 2). */
 struct client_record_leg {
 	__le32 flags; /* CLIENT_RECORD_LEG_* */
 	__le32 reserved; /* 0 */
-	char path[ATOMBLK_PATH_MAX]; /* block device path */
+	char path[ATOMBLK_PATH_MAX]; /* block device path; v2: "" = missing */
 } __packed;
 
 /* Global record: who wrote the per-disk records. */
@@ -57,6 +69,17 @@ struct client_global_record {
 	__le16 len; /* bytes written */
 	char writer[32]; /* client version */
 } __packed;
+
+/* The oldest record reader that understands @vol's record. */
+static u16 client_record_min_reader(struct client_volume *vol)
+{
+	unsigned int i;
+
+	for (i = 0; i < vol->nr_legs; i++)
+		if (client_leg_is_missing(&vol->legs[i]))
+			return CLIENT_RECORD_VERSION_MISSING_LEG;
+	return 1;
+}
 
 int client_record_save(struct client_volume *vol)
 {
@@ -72,7 +95,7 @@ int client_record_save(struct client_volume *vol)
 		return -ENOMEM;
 	hdr->magic = cpu_to_le32(CLIENT_RECORD_MAGIC);
 	hdr->version = cpu_to_le16(CLIENT_RECORD_VERSION);
-	hdr->min_reader = cpu_to_le16(1);
+	hdr->min_reader = cpu_to_le16(client_record_min_reader(vol));
 	hdr->hdr_len = cpu_to_le16(sizeof(*hdr));
 	hdr->leg_len = cpu_to_le16(sizeof(*leg));
 	hdr->nr_legs = cpu_to_le32(vol->nr_legs);
@@ -150,6 +173,8 @@ static struct client_volume *client_record_parse(struct atom_disk *disk, const u
 			goto out_free;
 		vol->legs[i].faulty = le32_to_cpu(leg->flags) & CLIENT_RECORD_LEG_FAULTY;
 	}
+	if (!client_volume_legs_valid(vol))
+		goto out_free;
 	return vol;
 
 out_free:

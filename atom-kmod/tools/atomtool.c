@@ -9,6 +9,10 @@
  *   atomtool [--uapi-version N] list
  *   atomtool [--uapi-version N] status ID
  *
+ * A mirror LEG given as the word "missing" is sent as the empty path (a
+ * leg missing at creation, uapi version 2); status prints such a leg as
+ * "missing" too.
+ *
  * Strings longer than the uapi's fields are passed unterminated, so the
  * kernel's own validation is what the tests see. Exit: 0 ok, 1 the call
  * failed ("atomtool: <op>: <strerror>"), 2 usage.
@@ -24,16 +28,20 @@
 
 #include "atomblk.h"
 
+#define LEG_MISSING "missing" /* command-line word for the leg path "" */
+
 static unsigned int uapi_version = ATOMBLK_UAPI_VERSION;
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: atomtool [--uapi-version N] create ID SIZE linear|mirror LEG...\n"
-			"       atomtool [--uapi-version N] remove ID\n"
-			"       atomtool [--uapi-version N] resize ID SIZE\n"
-			"       atomtool [--uapi-version N] list\n"
-			"       atomtool [--uapi-version N] status ID\n"
-			"SIZE: bytes with an optional K, M or G suffix\n");
+	fprintf(stderr,
+		"usage: atomtool [--uapi-version N] create ID SIZE linear|mirror LEG...\n"
+		"       atomtool [--uapi-version N] remove ID\n"
+		"       atomtool [--uapi-version N] resize ID SIZE\n"
+		"       atomtool [--uapi-version N] list\n"
+		"       atomtool [--uapi-version N] status ID\n"
+		"SIZE: bytes with an optional K, M or G suffix\n"
+		"LEG: a block device path, or \"missing\" (a mirror leg missing at creation)\n");
 	exit(2);
 }
 
@@ -156,7 +164,8 @@ static int cmd_create(int argc, char **argv)
 		exit(2);
 	}
 	for (i = 4; i < argc; i++)
-		copy_field(req.legs[i - 4], sizeof(req.legs[0]), argv[i]);
+		copy_field(req.legs[i - 4], sizeof(req.legs[0]),
+			   strcmp(argv[i], LEG_MISSING) ? argv[i] : "");
 	ctl_call("create", ATOMBLK_IOC_CREATE, &req);
 	printf("/dev/%s\n", req.disk);
 	return 0;
@@ -207,7 +216,7 @@ static int cmd_status(int argc, char **argv)
 	       req.disk, layout_name(req.layout), (uint64_t)req.size, volume_state_name(req.state),
 	       req.nr_legs);
 	for (i = 0; i < req.nr_legs && i < ATOMBLK_LEGS_MAX; i++)
-		printf("leg%u=%s:%s\n", i, req.legs[i].path,
+		printf("leg%u=%s:%s\n", i, req.legs[i].path[0] ? req.legs[i].path : LEG_MISSING,
 		       req.legs[i].state == ATOMBLK_LEG_OK ? "ok" : "faulty");
 	return 0;
 }

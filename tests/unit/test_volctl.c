@@ -113,6 +113,24 @@ static void bad_input_is_refused_before_any_call(void **state)
 	assert_int_equal(volctl_create(&spec, disk), -ENOTCONN);
 }
 
+static void a_missing_leg_is_only_for_mirrors_with_a_present_leg(void **state)
+{
+	char disk[ATOMBLK_DISK_NAME_MAX];
+	struct volctl_spec spec = { .id = "vol-1",
+				    .size = 4096,
+				    .layout = ATOMBLK_LAYOUT_LINEAR,
+				    .nr_legs = 2,
+				    .legs = { "/dev/loop0", "" } };
+
+	/* Refused before any call; reaching the ioctl would say -ENOTCONN. */
+	assert_int_equal(volctl_create(&spec, disk), -EINVAL);
+	spec.layout = ATOMBLK_LAYOUT_MIRROR;
+	spec.legs[0] = NULL;
+	assert_int_equal(volctl_create(&spec, disk), -EINVAL);
+	spec.legs[1] = "/dev/loop1";
+	assert_int_equal(volctl_create(&spec, disk), -ENOTCONN);
+}
+
 static void a_control_file_that_is_not_the_device_fails_the_ioctl(void **state)
 {
 	struct atomblk_status st;
@@ -143,6 +161,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(no_control_device_means_no_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_input_is_refused_before_any_call, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			a_missing_leg_is_only_for_mirrors_with_a_present_leg, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_control_file_that_is_not_the_device_fails_the_ioctl, setup, teardown),
 		cmocka_unit_test(device_size_needs_a_block_device),

@@ -9,11 +9,27 @@
  * any other with EINVAL. Structures only grow at their end, and a new field
  * is only read when the request's version says it is there; a version
  * leaves the accepted window only after a documented deprecation, so an
- * older agent keeps working with a newer client and vice versa.
+ * older agent keeps working with a newer client and vice versa. A caller
+ * sends the lowest version that carries what it asks for, so that it works
+ * with every client whose window holds that version.
+ *
+ * Version history:
+ *  1: the first layout.
+ *  2: ATOMBLK_IOC_CREATE of a mirror accepts a leg path "" for a leg missing
+ *     at creation (same structure sizes; only the meaning of "" changed).
+ *     The leg has no device and is FAULTY from the start, the volume is
+ *     DEGRADED and IO runs on the present legs; at least one leg must be
+ *     present. STATUS reports the leg with path "" and ATOMBLK_LEG_FAULTY
+ *     whatever the request's version. A client whose newest version is 1
+ *     answers EINVAL to every version 2 request (and to "" in version 1),
+ *     so a caller can tell "too old" from bad input by sending a harmless
+ *     version 2 request (ATOMBLK_IOC_LIST with capacity 0): EINVAL means
+ *     the client does not speak version 2.
  *
  * Errors: EINVAL for malformed input (bad version, empty or unterminated
  * id or path, zero or unaligned size, wrong leg count for the layout, size
- * larger than the legs), ENOENT for an unknown volume id or leg path,
+ * larger than the legs, an empty leg path in a linear volume or before
+ * version 2, every mirror leg missing), ENOENT for an unknown volume id or leg path,
  * EEXIST for a duplicate volume id, EBUSY for a leg already in use,
  * ESHUTDOWN while the client module is unloading. A failed call changes
  * nothing.
@@ -25,8 +41,9 @@
 #include <linux/types.h>
 
 #define ATOMBLK_CTL_DEVICE "/dev/atomblk-ctl"
-#define ATOMBLK_UAPI_VERSION 1 /* newest request layout */
+#define ATOMBLK_UAPI_VERSION 2 /* newest request layout */
 #define ATOMBLK_UAPI_VERSION_MIN 1 /* oldest one still accepted */
+#define ATOMBLK_UAPI_VERSION_MISSING_LEG 2 /* first with "" = mirror leg missing */
 
 #define ATOMBLK_ID_MAX 64 /* volume id, bytes including the NUL */
 #define ATOMBLK_PATH_MAX 256 /* leg path, bytes including the NUL */
@@ -49,7 +66,7 @@ enum atomblk_volume_state {
 
 enum atomblk_leg_state {
 	ATOMBLK_LEG_OK = 0,
-	ATOMBLK_LEG_FAULTY = 1, /* an IO to the leg failed */
+	ATOMBLK_LEG_FAULTY = 1, /* an IO to the leg failed, or it is missing */
 };
 
 /* First member of every request. */
@@ -65,7 +82,8 @@ struct atomblk_create {
 	__u64 size; /* in: bytes, multiple of ATOMBLK_SIZE_ALIGN */
 	__u32 layout; /* in: enum atomblk_layout */
 	__u32 nr_legs; /* in: linear 1..LEGS_MAX, mirror 2..3 */
-	char legs[ATOMBLK_LEGS_MAX][ATOMBLK_PATH_MAX]; /* in: block device paths */
+	char legs[ATOMBLK_LEGS_MAX][ATOMBLK_PATH_MAX]; /* in: block device paths;
+							 * v2 mirror: "" = missing */
 	char disk[ATOMBLK_DISK_NAME_MAX]; /* out: e.g. "atom0" */
 };
 
@@ -83,7 +101,7 @@ struct atomblk_resize {
 };
 
 struct atomblk_leg_status {
-	char path[ATOMBLK_PATH_MAX]; /* the leg's block device path */
+	char path[ATOMBLK_PATH_MAX]; /* the leg's block device path, "" = missing */
 	__u32 state; /* enum atomblk_leg_state */
 	__u32 reserved;
 };

@@ -1,10 +1,12 @@
 #!/bin/bash
 # Mirror leg failure under the writer (fail_leg injection): no error reaches
 # the application, the leg is marked faulty, the volume reports degraded,
-# and every block still verifies (reads go to the healthy leg).
+# and every block still verifies (reads go to the healthy leg). A mirror
+# created with a missing leg runs degraded and survives client swaps; so
+# does one whose failed leg's device is gone.
 . /tests/lib.sh
 CASE=mirror-leg
-need_modules /atom/test/atom_client-a.ko
+need_modules /atom/test/atom_client-a.ko /atom/test/atom_client-b.ko
 
 make_ram_legs 3 64
 load_atom
@@ -38,8 +40,60 @@ for legs in 2 3; do
 	fail_one_leg $legs
 	t_end
 done
+# swap_client FROM TO: rmmod the loaded client, insmod TO; IO resumes.
+swap_client() {
+	local gen=$(atom_attr generation)
+	unload_client || { t_fail "rmmod client $1"; return 1; }
+	load_client "$2" || { t_fail "insmod client $2"; return 1; }
+	[ "$(atom_attr client_version)" = "$(client_version_of "$2")" ] ||
+		t_fail "client_version '$(atom_attr client_version)' after loading $2"
+	[ "$(atom_attr generation)" = $((gen + 1)) ] || t_fail "generation did not step after $1 -> $2"
+}
+
+# A mirror created with a missing leg (uapi version 2): degraded from the
+# start, ext4 and the writer run on the present leg, and client swaps
+# (a -> b -> a) adopt it degraded the same way.
+t_begin mirror-leg/missing-at-create
+if dev=$(atomtool create vol-miss 48M mirror missing /dev/ram0); then
+	status=$(atomtool status vol-miss)
+	echo "$status"
+	grep -q '^state=degraded$' <<< "$status" || t_fail "state not degraded at creation"
+	grep -q '^leg0=missing:faulty$' <<< "$status" || t_fail "leg0 not missing:faulty"
+	grep -q '^leg1=/dev/ram0:ok$' <<< "$status" || t_fail "leg1 not ok"
+	atomtool list | grep -q "^vol-miss $dev mirror 50331648 degraded$" ||
+		t_fail "list: $(atomtool list | tr '\n' ' ')"
+	bounded 60 mkfs.ext4 -q "$dev" || t_fail "mkfs.ext4"
+	mkdir -p /mnt/miss
+	bounded 30 mount "$dev" /mnt/miss || t_fail "mount"
+	start_writer w /mnt/miss/data -d 8 -s 24M -r 30
+	wait_progress /tmp/w.prog 300 30 || t_fail "writer made no progress"
+	next=b prev=a
+	for k in 1 2; do
+		swap_client $prev $next || break
+		n=$(vio_field /tmp/w.prog ios)
+		wait_progress /tmp/w.prog $((n + 200)) 20 || t_fail "swap $k: IO did not resume"
+		status=$(atomtool status vol-miss)
+		grep -q '^state=degraded$' <<< "$status" && grep -q '^leg0=missing:faulty$' <<< "$status" &&
+			grep -q '^leg1=/dev/ram0:ok$' <<< "$status" ||
+			t_fail "swap $k: adopted as $(tr '\n' ' ' <<< "$status")"
+		t=$prev prev=$next next=$t
+	done
+	echo "$status"
+	is_loaded atom_client || load_client a
+	stop_writer w 60; rc=$?
+	cat /tmp/w.out
+	[ $rc = 0 ] && writer_clean w || t_fail "writer: exit $rc, $(grep '^ios=' /tmp/w.out)"
+	t_check "umount" umount /mnt/miss
+	t_check "e2fsck -fn" e2fsck -fn "$dev"
+	t_check "remove" atomtool remove vol-miss
+else
+	t_fail "create with a missing leg"
+fi
+t_end
+
 # A real leg failure: memory-backed null_blk legs, one powered off (its
-# gendisk deleted) under the writer.
+# gendisk deleted) under the writer; then a client swap while the leg's
+# device is gone: the new client adopts the volume degraded.
 nullb_leg() {
 	local d=/sys/kernel/config/nullb/$1
 	mkdir "$d" && echo 1 > "$d/memory_backed" && echo 64 > "$d/size" &&
@@ -62,6 +116,15 @@ if dev=$(atomtool create vol-nb 48M mirror /dev/nbleg0 /dev/nbleg1); then
 	echo "$status"
 	grep -q '^leg1=.*:faulty$' <<< "$status" || t_fail "leg1 not faulty"
 	grep -q '^state=degraded$' <<< "$status" || t_fail "state not degraded"
+	if swap_client a b; then
+		n=$(vio_field /tmp/w.prog ios)
+		wait_progress /tmp/w.prog $((n + 200)) 20 || t_fail "IO did not resume after the swap"
+		status=$(atomtool status vol-nb)
+		echo "$status"
+		grep -q '^leg1=/dev/nbleg1:faulty$' <<< "$status" && grep -q '^state=degraded$' <<< "$status" ||
+			t_fail "after the swap: $(tr '\n' ' ' <<< "$status")"
+	fi
+	is_loaded atom_client || load_client a
 	stop_writer w 60; rc=$?
 	cat /tmp/w.out
 	[ $rc = 0 ] && writer_clean w || t_fail "writer: exit $rc, $(grep '^ios=' /tmp/w.out)"

@@ -38,6 +38,11 @@ refused unaligned-size  'Invalid argument'          create vol-x 4097 linear /de
 refused leg-in-use      'Device or resource busy'   create vol-x 16M linear /dev/ram1
 refused wrong-uapi-create 'Invalid argument'        --uapi-version 999 create vol-x 16M linear /dev/ram0
 refused wrong-uapi-list 'Invalid argument'          --uapi-version 999 list
+refused mirror-all-missing 'Invalid argument'      create vol-x 16M mirror missing missing
+refused linear-leg-missing 'Invalid argument'      create vol-x 16M linear /dev/ram0 missing
+refused missing-leg-uapi-1 'Invalid argument'      --uapi-version 1 create vol-x 16M mirror /dev/ram0 missing
+refused missing-leg-in-use 'Device or resource busy' create vol-x 16M mirror missing /dev/ram1
+refused missing-leg-too-small 'Invalid argument'   create vol-x 1G mirror /dev/ram0 missing
 refused remove-unknown  'No such file or directory' remove vol-nope
 refused status-unknown  'No such file or directory' status vol-nope
 refused resize-unknown  'No such file or directory' resize vol-nope 32M
