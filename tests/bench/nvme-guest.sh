@@ -52,9 +52,12 @@ target_call "$(jq -r .target <<< "$leg" | cut -d: -f1)" AllowHost "{\"id\":\"$ri
 	{ echo "BENCH error=allow-host"; exit 1; }
 bounded 30 nvme connect -t tcp -a "$addr" -s "$port" -n "$nqn" --hostnqn=$BENCH_HOST --hostid=$BENCH_HOSTID > /dev/null ||
 	{ echo "BENCH error=nvme-connect"; exit 1; }
-# The namespace whose subsystem is that replica's (multipath or not, device/ has subsysnqn).
+# The namespace whose subsystem is that replica's (multipath or not, device/ has
+# subsysnqn). Only a block device node counts: a multipath path (nvmeXcYnZ) is
+# in /sys/block but hidden, with no /dev node (verifyio would write a file there).
 ns_of() { local d; for d in /sys/block/nvme*n*; do
-	[ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = "$1" ] && { echo "/dev/${d##*/}"; return 0; }
+	[ "$(cat "$d/device/subsysnqn" 2>/dev/null)" = "$1" ] && [ -b "/dev/${d##*/}" ] &&
+		{ echo "/dev/${d##*/}"; return 0; }
 done; return 1; }
 wait_for 10 ns_of "$nqn" > /dev/null || { echo "BENCH error=no-namespace"; exit 1; }
 rawdev=$(ns_of "$nqn")
@@ -63,12 +66,13 @@ echo "BENCH setup mirror=$tgt raw=$rawdev nqn=$nqn"
 # run_io NAME DEV READ_PCT: verifyio for SECS at QD16, print iops and the mean latency (Little's law).
 run_io() {
 	local name=$1 dev=$2 rpct=$3 out=/tmp/bench-$1.out ops secs
+	[ -b "$(readlink -f "$dev")" ] || { echo "BENCH error=$name: $dev is not a block device"; return 1; }
 	[ "$rpct" -gt 0 ] && verifyio -d 16 -r 0 -t 2 -n -q -s 128M "$dev" > /dev/null 2>&1
 	verifyio -d 16 -r "$rpct" -t "$SECS" -n -q -s 128M "$dev" > "$out" 2>&1
 	secs=$(vio_field "$out" secs)
 	if [ "$rpct" -gt 0 ]; then ops=$(vio_field "$out" reads); else ops=$(vio_field "$out" writes); fi
 	awk -v n="$name" -v o="$ops" -v s="$secs" -v e="$(vio_field "$out" errors)" -v m="$(vio_field "$out" max_latency_ms)" \
-		'BEGIN { i = s > 0 ? o / s : 0; printf "BENCH io=%s iops=%.0f lat_ms=%.2f max_ms=%s errors=%s\n", n, i, i > 0 ? 16000 / i : 0, m, e }'
+		'BEGIN { i = s > 0 ? o / s : 0; printf "BENCH io=%s iops=%.0f lat_ms=%.2f max_ms=%s errors=%s\n", n, i, (i > 0 ? 16000 / i : 0), m, e }'
 }
 for ((r = 1; r <= ROUNDS; r++)); do
 	run_io raw-write "$rawdev" 0
@@ -93,9 +97,10 @@ for ((i = 1; i <= CREATES; i++)); do
 		echo "BENCH error=create-$i"
 	t2=$EPOCHREALTIME
 	echo "BENCH create=$i create_ms=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f", (b - a) * 1000 }') plugininfo_ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')"
-	ids+=("$(out .volume.volumeId)")
+	# Deleted at once: every create finds the same pools (capacity is counted thick).
+	v=$(out .volume.volumeId)
+	[ -z "$v" ] || ctrl OK DeleteVolume "{\"volumeId\":\"$v\"}"
 done
-for v in "${ids[@]}"; do ctrl OK DeleteVolume "{\"volumeId\":\"$v\"}"; done
 [ -n "$T_REASONS" ] && echo "BENCH error=calls $T_REASONS"
 stop_pid "$NODE_PID"; stop_pid "$CTRL_PID"; storage_stop 2; storage_stop 3
 exit 0
