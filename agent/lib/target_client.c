@@ -38,6 +38,9 @@ const struct target_method_desc target_methods[TARGET_METHOD_COUNT] = {
 	[TARGET_DISALLOW_HOST] = { TARGET_PATH("DisallowHost"),
 				   &atomblk__target__v1__disallow_host_request__descriptor,
 				   &atomblk__target__v1__replica__descriptor },
+	[TARGET_SET_LABELS] = { TARGET_PATH("SetLabels"),
+				&atomblk__target__v1__set_labels_request__descriptor,
+				&atomblk__target__v1__replica__descriptor },
 };
 
 /*

@@ -22,6 +22,7 @@
 #include "storage/storage.h"
 
 #define STORAGE_JOURNAL_NAME "storage.json"
+#define STORAGE_API_VERSION 2 /* GetInfo's api_version: proto/target.proto, Versioning */
 #define STORAGE_TOPOLOGY_MAX 16 /* topology segments */
 #define STORAGE_LABELS_MAX 64 /* labels per replica */
 #define STORAGE_LABEL_KEY_MAX 256 /* bytes of a label key */

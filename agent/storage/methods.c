@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The target API's nine methods (proto/target.proto) on a struct storage,
+ * The target API's methods (proto/target.proto) on a struct storage,
  * called under its lock (storage_call). Every method validates its whole
  * request before it changes anything; a creation writes the journal entry
  * first, then the file, then the export, and undoes what it made when a
@@ -254,7 +254,7 @@ static grpc_status_code get_info(struct storage *s, const ProtobufCMessage *req,
 	if (!m)
 		return fail_nomem(ret_details);
 	atomblk__target__v1__get_info_response__init(m);
-	m->api_version = 1;
+	m->api_version = STORAGE_API_VERSION;
 	m->node_id = strdup(s->node_id);
 	m->capacity_total = cap.total;
 	m->capacity_available = cap.available;
@@ -809,6 +809,96 @@ static grpc_status_code disallow_host(struct storage *s, const ProtobufCMessage 
 	return change_host(s, q->id, q->host_nqn, false, ret_resp, ret_details);
 }
 
+/* --- SetLabels ---------------------------------------------------------------------- */
+
+/* @labels with the request applied, into *@ret (a new object); INVALID_ARGUMENT for a bad key. */
+static grpc_status_code labels_apply(json_t *labels, const Atomblk__Target__V1__SetLabelsRequest *q,
+				     json_t **ret, char **ret_details)
+{
+	grpc_status_code code;
+	json_t *set, *out;
+	const char *key;
+	json_t *v;
+
+	code = labels_from_request(q->n_set, (void *)q->set, &set, ret_details);
+	if (code)
+		return code;
+	for (size_t i = 0; i < q->n_remove; i++) {
+		const char *k = q->remove[i];
+
+		if (!*k || strlen(k) > STORAGE_LABEL_KEY_MAX || json_object_get(set, k)) {
+			json_decref(set);
+			return fail(ret_details, GRPC_STATUS_INVALID_ARGUMENT,
+				    "remove \"%.64s\": keys are 1 to %d bytes, and a key is either set or removed",
+				    k, STORAGE_LABEL_KEY_MAX);
+		}
+	}
+	out = json_deep_copy(labels);
+	if (!out) {
+		json_decref(set);
+		return fail_nomem(ret_details);
+	}
+	json_object_foreach(set, key, v)
+		json_object_set(out, key, v);
+	json_decref(set);
+	for (size_t i = 0; i < q->n_remove; i++)
+		json_object_del(out, q->remove[i]);
+	if (json_object_size(out) > STORAGE_LABELS_MAX) {
+		size_t n = json_object_size(out);
+
+		json_decref(out);
+		return fail(ret_details, GRPC_STATUS_INVALID_ARGUMENT, "%zu labels, at most %d", n,
+			    STORAGE_LABELS_MAX);
+	}
+	*ret = out;
+	return GRPC_STATUS_OK;
+}
+
+/*
+ * Set and remove labels of a replica or snapshot. Only the journal holds
+ * labels (nvmet knows none), so the journal write is the change: a failed
+ * write changes nothing, and a repeat finds nothing to do.
+ */
+static grpc_status_code set_labels(struct storage *s, const ProtobufCMessage *req,
+				   ProtobufCMessage **ret_resp, char **ret_details)
+{
+	const Atomblk__Target__V1__SetLabelsRequest *q = (const void *)req;
+	json_t *rec, *labels = NULL;
+	grpc_status_code code;
+	int r;
+
+	if ((code = check_id("id", q->id, ret_details)))
+		return code;
+	if (live_record(s, q->id, &rec, NULL)) {
+		json_t *none = json_object();
+
+		/* a bad request is INVALID_ARGUMENT whether the id exists or not */
+		code = none ? labels_apply(none, q, &labels, ret_details) : fail_nomem(ret_details);
+		json_decref(labels);
+		json_decref(none);
+		return code ? code : fail(ret_details, GRPC_STATUS_NOT_FOUND, "no replica or snapshot %s", q->id);
+	}
+	code = labels_apply(storage_record_labels(rec), q, &labels, ret_details);
+	if (code) {
+		json_decref(rec);
+		return code;
+	}
+	if (!json_equal(labels, storage_record_labels(rec))) {
+		json_object_set(rec, "labels", labels);
+		r = journal_set(s->journal, q->id, rec);
+		if (r) {
+			json_decref(labels);
+			json_decref(rec);
+			return fail(ret_details, GRPC_STATUS_INTERNAL, "journal: %s", strerror(-r));
+		}
+		log_info("labels changed", "id=%s set=%zu remove=%zu", q->id, q->n_set, q->n_remove);
+	}
+	json_decref(labels);
+	code = reply_replica(s, q->id, rec, ret_resp, ret_details);
+	json_decref(rec);
+	return code;
+}
+
 typedef grpc_status_code (*storage_method_fn)(struct storage *s, const ProtobufCMessage *req,
 					      ProtobufCMessage **ret_resp, char **ret_details);
 
@@ -822,6 +912,7 @@ static const storage_method_fn storage_methods[TARGET_METHOD_COUNT] = {
 	[TARGET_LIST_REPLICAS] = list_replicas,
 	[TARGET_ALLOW_HOST] = allow_host,
 	[TARGET_DISALLOW_HOST] = disallow_host,
+	[TARGET_SET_LABELS] = set_labels,
 };
 
 grpc_status_code storage_method_call(struct storage *s, enum target_method method,

@@ -192,7 +192,7 @@ static void get_info_with_a_certificate_of_the_agents_ca_answers(void **state)
 	assert_int_equal(call(client, GET_INFO, NULL, &reply), GRPC_STATUS_OK);
 	info = atomblk__target__v1__get_info_response__unpack(NULL, reply.len, reply.data);
 	assert_non_null(info);
-	assert_int_equal(info->api_version, 1);
+	assert_int_equal(info->api_version, 2);
 	assert_string_equal(info->node_id, "test-node");
 	assert_true(info->capacity_total > 0); /* the pool filesystem's size */
 	assert_true(info->capacity_available <= info->capacity_total);

@@ -181,7 +181,7 @@ static void start_creates_the_pool_and_get_info_reports_the_node(void **state)
 	assert_int_equal(stat(f->pool, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	info = get_info(f);
-	assert_int_equal(info->api_version, 1);
+	assert_int_equal(info->api_version, 2); /* SetLabels */
 	assert_string_equal(info->node_id, "store-1");
 	assert_int_equal(info->capacity_total, 64 * MiB);
 	assert_true(info->capacity_available <= 64 * MiB);
@@ -467,6 +467,134 @@ static void snapshots_follow_the_pools_reflink_ability(void **state)
 	assert_int_equal(call(f, TARGET_CREATE_SNAPSHOT, &req.base, NULL), GRPC_STATUS_OK);
 }
 
+/* SetLabels on r1 with @set ("k=v" strings) and @remove; the status, the reply in *@ret (or NULL). */
+static grpc_status_code set_labels(struct fixture *f, const char *id, const char *const *set,
+				   size_t n_set, const char *const *remove, size_t n_remove,
+				   Atomblk__Target__V1__Replica **ret)
+{
+	Atomblk__Target__V1__SetLabelsRequest req = ATOMBLK__TARGET__V1__SET_LABELS_REQUEST__INIT;
+	Atomblk__Target__V1__SetLabelsRequest__SetEntry e[8], *ep[8];
+	char buf[8][64];
+	ProtobufCMessage *resp = NULL;
+	grpc_status_code code;
+
+	assert_true(n_set <= 8);
+	for (size_t i = 0; i < n_set; i++) {
+		atomblk__target__v1__set_labels_request__set_entry__init(&e[i]);
+		snprintf(buf[i], sizeof(buf[i]), "%s", set[i]);
+		e[i].key = buf[i];
+		e[i].value = strchr(buf[i], '=');
+		*e[i].value++ = '\0';
+		ep[i] = &e[i];
+	}
+	req.id = (char *)id;
+	req.n_set = n_set;
+	req.set = ep;
+	req.n_remove = n_remove;
+	req.remove = (char **)remove;
+	code = call(f, TARGET_SET_LABELS, &req.base, ret ? &resp : NULL);
+	if (ret)
+		*ret = (Atomblk__Target__V1__Replica *)resp;
+	return code;
+}
+
+/* The journalled labels of @id (json_decref() it). */
+static json_t *journal_labels(struct fixture *f, const char *id)
+{
+	json_t *records = journal_records(f), *labels;
+
+	labels = json_incref(json_object_get(json_object_get(records, id), "labels"));
+	json_decref(records);
+	assert_non_null(labels);
+	return labels;
+}
+
+static void set_labels_changes_the_journal_is_idempotent_and_survives_a_restart(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const set[] = { "atomblk.io/stale-legs=1", "vol=v1" };
+	static const char *const remove[] = { "leg", "never-there" };
+	Atomblk__Target__V1__Replica *r;
+	json_t *labels;
+
+	write_previous_journal(f);
+	start(f);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(set_labels(f, "r1", set, 2, remove, 2, &r), GRPC_STATUS_OK);
+		assert_string_equal(r->id, "r1");
+		assert_int_equal(r->n_labels, 2); /* vol kept, leg gone, stale-legs new */
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+	}
+	labels = journal_labels(f, "r1");
+	assert_int_equal(json_object_size(labels), 2);
+	assert_string_equal(json_string_value(json_object_get(labels, "atomblk.io/stale-legs")), "1");
+	assert_string_equal(json_string_value(json_object_get(labels, "vol")), "v1");
+	json_decref(labels);
+
+	/* a new value replaces the old one; a snapshot takes labels too */
+	set_labels(f, "r1", (const char *const[]){ "atomblk.io/stale-legs=0,1" }, 1, NULL, 0, NULL);
+	assert_int_equal(set_labels(f, "s1", set, 1, NULL, 0, NULL), GRPC_STATUS_OK);
+
+	/* what ListReplicas of a restarted agent shows */
+	f->s = storage_free(f->s);
+	start(f);
+	Atomblk__Target__V1__ListReplicasResponse *l = list(f, NULL, "atomblk.io/stale-legs", NULL);
+	assert_int_equal(l->n_replicas, 2);
+	assert_string_equal(l->replicas[0]->id, "r1");
+	for (size_t i = 0; i < l->replicas[0]->n_labels; i++)
+		if (!strcmp(l->replicas[0]->labels[i]->key, "atomblk.io/stale-legs"))
+			assert_string_equal(l->replicas[0]->labels[i]->value, "0,1");
+	protobuf_c_message_free_unpacked(&l->base, NULL);
+}
+
+static void set_labels_refuses_bad_requests_and_unknown_ids_and_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const ok[] = { "a=1" };
+	static const char *const empty_key[] = { "=1" };
+	static const char *const remove_a[] = { "a" };
+	static const char *const remove_empty[] = { "" };
+	const char *many[8];
+	char names[8][16];
+	json_t *before, *after;
+
+	write_previous_journal(f);
+	start(f);
+	before = journal_labels(f, "r1");
+	assert_int_equal(set_labels(f, "../r1", ok, 1, NULL, 0, NULL), GRPC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(set_labels(f, "r1", empty_key, 1, NULL, 0, NULL),
+			 GRPC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(set_labels(f, "r1", NULL, 0, remove_empty, 1, NULL),
+			 GRPC_STATUS_INVALID_ARGUMENT);
+	/* set and removed at once: which one wins would be a guess */
+	assert_int_equal(set_labels(f, "r1", ok, 1, remove_a, 1, NULL), GRPC_STATUS_INVALID_ARGUMENT);
+	/* a bad request for an unknown id is still a bad request */
+	assert_int_equal(set_labels(f, "nope", empty_key, 1, NULL, 0, NULL),
+			 GRPC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(set_labels(f, "nope", ok, 1, NULL, 0, NULL), GRPC_STATUS_NOT_FOUND);
+	/* a pool file the journal does not know is no replica of ours */
+	assert_int_equal(set_labels(f, "stranger", ok, 1, NULL, 0, NULL), GRPC_STATUS_NOT_FOUND);
+	after = journal_labels(f, "r1");
+	assert_true(json_equal(before, after));
+	json_decref(after);
+
+	/* more than 64 labels in the result: refused, nothing written */
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < 8; i++) {
+			snprintf(names[i], sizeof(names[i]), "k%d-%d=v", round, i);
+			many[i] = names[i];
+		}
+		grpc_status_code code = set_labels(f, "r1", many, 8, NULL, 0, NULL);
+
+		/* r1 has 2 labels: 7 rounds fit (58), the 8th would make 66 */
+		assert_int_equal(code, round < 7 ? GRPC_STATUS_OK : GRPC_STATUS_INVALID_ARGUMENT);
+	}
+	after = journal_labels(f, "r1");
+	assert_int_equal(json_object_size(after), 2 + 7 * 8);
+	json_decref(after);
+	json_decref(before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +618,12 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(snapshots_follow_the_pools_reflink_ability, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			set_labels_changes_the_journal_is_idempotent_and_survives_a_restart, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			set_labels_refuses_bad_requests_and_unknown_ids_and_changes_nothing, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
