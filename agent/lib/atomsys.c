@@ -204,3 +204,49 @@ int atomsys_disk_find(const char *volume_id, struct atomsys_disk *ret)
 	free(disks);
 	return r;
 }
+
+int atomsys_disk_set_hold(const char *name, int secs)
+{
+	char rel[96], path[PATH_MAX], text[16];
+	ssize_t n;
+	int fd, r = 0;
+
+	if (!disk_name_valid(name) || secs < ATOMSYS_HOLD_DEFAULT)
+		return -EINVAL;
+	snprintf(rel, sizeof(rel), "block/%s/atom/hold_secs", name);
+	r = roots_path(ROOT_SYS, rel, path, sizeof(path));
+	if (r < 0)
+		return r;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	snprintf(text, sizeof(text), "%d\n", secs);
+	n = write(fd, text, strlen(text));
+	if (n < 0)
+		r = -errno;
+	else if ((size_t)n != strlen(text))
+		r = -EIO;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	return r;
+}
+
+int atomsys_disk_hold(const char *name, int *ret_secs)
+{
+	char rel[96], buf[32], *end;
+	long v;
+	int r;
+
+	if (!disk_name_valid(name))
+		return -EINVAL;
+	snprintf(rel, sizeof(rel), "block/%s/atom/hold_secs", name);
+	r = sysfs_read(rel, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	errno = 0;
+	v = strtol(buf, &end, 10);
+	if (errno || end == buf || *end || v < ATOMSYS_HOLD_DEFAULT || v > INT32_MAX)
+		return -EBADMSG;
+	*ret_secs = (int)v;
+	return 0;
+}

@@ -3,7 +3,8 @@
  * atomsys — the atom module's status as sysfs shows it (contract:
  * atom-kmod/README.md): /sys/kernel/atom/{abi_version, client_name,
  * client_version, generation, ndisks} and, per disk,
- * /sys/block/atomN/atom/{volume_id, state, held_requests, last_pause_us}.
+ * /sys/block/atomN/atom/{volume_id, state, held_requests, last_pause_us,
+ * hold_secs}.
  * Paths start at the ROOT_SYS root, so tests read fixture trees.
  */
 #ifndef ATOMBLK_ATOMSYS_H
@@ -69,5 +70,17 @@ int atomsys_disk_find(const char *volume_id, struct atomsys_disk *ret);
 int atomsys_disks_list(struct atomsys_disk **ret, size_t *ret_count);
 
 const char *atomsys_disk_state_name(enum atomsys_disk_state state);
+
+/*
+ * atomsys_disk_set_hold() - the per-disk hold override of disk @name: IO
+ * waits at most @secs seconds with no client (ATOMSYS_HOLD_DEFAULT: the
+ * atom's module default again); a held disk re-arms its timer.
+ * Return: 0; -EINVAL (bad name or @secs); -ENOENT (no such disk); -errno.
+ */
+#define ATOMSYS_HOLD_DEFAULT (-1)
+int atomsys_disk_set_hold(const char *name, int secs);
+
+/* atomsys_disk_hold() - the per-disk override now (ATOMSYS_HOLD_DEFAULT: none). */
+int atomsys_disk_hold(const char *name, int *ret_secs);
 
 #endif

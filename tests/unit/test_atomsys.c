@@ -122,6 +122,43 @@ static void a_volume_is_found_by_its_id(void **state)
 	assert_int_equal(atomsys_disk_find("vol-zzz", &d), -ENOENT);
 }
 
+/* The hold override is written to (and read from) block/atomN/atom/hold_secs. */
+static void the_per_disk_hold_is_written_and_read_back(void **state)
+{
+	char dir[] = "/tmp/atomsys-hold-XXXXXX", path[PATH_MAX], cmd[PATH_MAX + 64];
+	FILE *f;
+	int secs = 0;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/block/atom3/atom", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	strcat(path, "/hold_secs");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("-1\n", f);
+	fclose(f);
+	assert_int_equal(roots_set(ROOT_SYS, dir), 0);
+
+	assert_int_equal(atomsys_disk_hold("atom3", &secs), 0);
+	assert_int_equal(secs, ATOMSYS_HOLD_DEFAULT);
+	assert_int_equal(atomsys_disk_set_hold("atom3", 5), 0);
+	assert_int_equal(atomsys_disk_hold("atom3", &secs), 0);
+	assert_int_equal(secs, 5);
+	assert_int_equal(atomsys_disk_set_hold("atom3", 0), 0);
+	assert_int_equal(atomsys_disk_hold("atom3", &secs), 0);
+	assert_int_equal(secs, 0);
+	/* bad input changes nothing */
+	assert_int_equal(atomsys_disk_set_hold("atom3", -2), -EINVAL);
+	assert_int_equal(atomsys_disk_set_hold("../atom3", 5), -EINVAL);
+	assert_int_equal(atomsys_disk_set_hold("atom4", 5), -ENOENT);
+	assert_int_equal(atomsys_disk_hold("atom3", &secs), 0);
+	assert_int_equal(secs, 0);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +170,7 @@ int main(void)
 		cmocka_unit_test_teardown(disks_are_listed_in_numeric_order_without_other_devices,
 					  reset),
 		cmocka_unit_test_teardown(a_volume_is_found_by_its_id, reset),
+		cmocka_unit_test_teardown(the_per_disk_hold_is_written_and_read_back, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
