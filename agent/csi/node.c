@@ -68,6 +68,7 @@
 
 #include "csi.pb-c.h"
 #include "csi/csi.h"
+#include "csi/stalemark.h"
 #include "lib/atomsys.h"
 #include "lib/fsprobe.h"
 #include "lib/fsutil.h"
@@ -78,6 +79,7 @@
 #include "lib/nvmeconn.h"
 #include "lib/rdmasel.h"
 #include "lib/roots.h"
+#include "lib/staleleg.h"
 #include "lib/status.h"
 #include "lib/volctl.h"
 #include "lib/volctx.h"
@@ -92,6 +94,7 @@
 #define NODE_TARGET_TIMEOUT_MS 5000 /* one target API call (AllowHost, DisallowHost) */
 #define NODE_NAMESPACE_WAIT_MS 5000 /* a connected leg's block device to appear */
 #define NODE_RESCAN_WAIT_MS 5000 /* grown namespaces to show their size */
+#define NODE_STALE_POLL_MS 2000 /* the stale-leg monitor's look at staged mirrors */
 
 struct topology_segment {
 	char key[128];
@@ -109,6 +112,7 @@ struct csi_node {
 	const struct tls_files *tls; /* to call remote storage nodes; NULL: none */
 	target_local_fn local_fn; /* this process's storage role, or NULL */
 	void *local;
+	struct stalemark *marks; /* stale mirror legs: labels, journal, monitor */
 };
 
 /* An NVMe-oF leg as the journal records it: enough to undo it at Unstage. */
@@ -136,6 +140,8 @@ struct node_volume_spec {
 	unsigned int nr_legs;
 	char legs[ATOMBLK_LEGS_MAX][ATOMBLK_PATH_MAX];
 	uint64_t size; /* 0: everything the legs hold */
+	unsigned int stale; /* NVMe-oF mirror: legs that missed writes (created missing) */
+	int marks[VOLCTX_LEGS_MAX]; /* the stale-legs mask read from leg i's replica; -1 unread */
 };
 
 /* Set @ret_details and return the gRPC status for -@err. */
@@ -863,12 +869,86 @@ static void append(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void stalemark_leg_of(struct stalemark_leg *m, const struct volctx_leg *leg)
+{
+	snprintf(m->node, sizeof(m->node), "%s", leg->node);
+	snprintf(m->target, sizeof(m->target), "%s", leg->target);
+	snprintf(m->replica, sizeof(m->replica), "%s", leg->replica);
+}
+
+/*
+ * Which legs of a mirror hold old data (lib/staleleg.h): the stale-legs
+ * labels of every replica that answers, and the marks this node has not
+ * delivered yet. Stale legs go into @spec as missing and are never
+ * connected. No leg with current data answering: UNAVAILABLE (it may come
+ * back); every leg stale (each side marked the other: two histories):
+ * FAILED_PRECONDITION, since no retry can fix it without an operator.
+ */
+static int stage_stale_legs(struct csi_node *node, const char *id, const struct volctx *ctx,
+			    struct node_volume_spec *spec, char *msg, size_t msg_size)
+{
+	unsigned int read = 0, marks[VOLCTX_LEGS_MAX] = {}, known;
+	char why[1024], stale[64], fresh[64];
+	struct staleleg_plan plan;
+	struct stalemark_leg leg;
+	int r;
+
+	for (size_t i = 0; i < ctx->nlegs; i++) {
+		spec->marks[i] = -1;
+		stalemark_leg_of(&leg, &ctx->legs[i]);
+		r = stalemark_read(node->marks, &leg, (unsigned int)ctx->nlegs, &marks[i], why,
+				   sizeof(why));
+		if (r == -EBADMSG) {
+			snprintf(msg, msg_size, "%.1000s; an operator must fix or remove it", why);
+			return -EBUSY;
+		}
+		if (r < 0) {
+			log_info("stale-legs label not readable",
+				 "volume_id=%s leg=%zu node=%s error=\"%s\"", id, i,
+				 ctx->legs[i].node, why);
+			continue;
+		}
+		read |= 1u << i;
+		spec->marks[i] = (int)marks[i];
+	}
+	known = stalemark_known(node->marks, id);
+	staleleg_plan((unsigned int)ctx->nlegs, read, marks, known, &plan);
+	spec->stale = plan.stale;
+	staleleg_list(plan.stale, stale, sizeof(stale));
+	staleleg_list(plan.connect, fresh, sizeof(fresh));
+	switch (plan.verdict) {
+	case STALELEG_STAGE:
+		if (plan.stale)
+			log_warn("stale mirror legs left out: they missed writes while down "
+				 "(resync is not implemented)",
+				 "volume_id=%s stale=\"%s\"", id, stale);
+		return 0;
+	case STALELEG_WAIT:
+		snprintf(msg, msg_size,
+			 "%s missed writes while down (stale) and the legs with current data (%s) "
+			 "are not reachable; a mirror is never assembled from stale legs",
+			 stale, fresh);
+		return -EHOSTUNREACH;
+	default:
+		snprintf(
+			msg, msg_size,
+			"every leg of the mirror is marked stale by another (%s: split brain, each "
+			"side took writes the other missed); resync is not implemented: an "
+			"operator must choose a leg (remove label " STALELEG_LABEL " from its "
+			"replica with atomctl target SetLabels) and replace the others",
+			stale);
+		return -EBUSY;
+	}
+}
+
 /*
  * The legs of a provisioned volume into @spec. An existing volume (a
  * retried stage, or a volume adopted across a restart) keeps its legs and
  * nothing is connected. Otherwise the legs go into the journal record
  * first (a crash leaves what Unstage must undo), then each is brought up;
- * a mirror leg that does not come up is missing (""), if one does.
+ * a mirror leg that does not come up is missing (""), if one does. A
+ * mirror's stale legs (stage_stale_legs) are missing from the start; they
+ * and the legs that do not come up are in @spec->stale.
  * *@ret_connected: this call connected legs (to undo if the stage fails).
  */
 static int stage_nvme_legs(struct csi_node *node, const char *id, const struct volctx *ctx,
@@ -883,6 +963,7 @@ static int stage_nvme_legs(struct csi_node *node, const char *id, const struct v
 
 	*ret_connected = false;
 	memset(spec, 0, sizeof(*spec));
+	memset(spec->marks, 0xff, sizeof(spec->marks)); /* -1: unread */
 	spec->layout = ctx->layout;
 	spec->nr_legs = (unsigned int)ctx->nlegs;
 	spec->size = ctx->size / ATOMBLK_SIZE_ALIGN * ATOMBLK_SIZE_ALIGN;
@@ -896,6 +977,11 @@ static int stage_nvme_legs(struct csi_node *node, const char *id, const struct v
 		spec->nr_legs = status.nr_legs;
 		return 0;
 	}
+	if (ctx->layout == ATOMBLK_LAYOUT_MIRROR) {
+		r = stage_stale_legs(node, id, ctx, spec, msg, msg_size);
+		if (r < 0)
+			return r;
+	}
 	r = volume_store(node, id, v);
 	if (r < 0) {
 		snprintf(msg, msg_size, "journal: %s", strerror(-r));
@@ -903,12 +989,19 @@ static int stage_nvme_legs(struct csi_node *node, const char *id, const struct v
 	}
 	*ret_connected = true;
 	for (size_t i = 0; i < ctx->nlegs; i++) {
+		if (spec->stale & (1u << i)) {
+			spec->legs[i][0] = '\0'; /* stale: missing, never connected */
+			continue;
+		}
 		r = stage_leg(node, id, ctx, i, host, spec->legs[i], why, sizeof(why));
 		if (r == 0) {
 			up++;
 			continue;
 		}
 		spec->legs[i][0] = '\0';
+		/* from now on it misses every write */
+		if (ctx->layout == ATOMBLK_LAYOUT_MIRROR)
+			spec->stale |= 1u << i;
 		unaskable += r == -EBUSY;
 		append(faults, sizeof(faults), "%sleg %zu (node %s): %s", faults[0] ? "; " : "", i,
 		       ctx->legs[i].node, why);
@@ -918,6 +1011,8 @@ static int stage_nvme_legs(struct csi_node *node, const char *id, const struct v
 	if (up == ctx->nlegs)
 		return 0;
 	if (ctx->layout == ATOMBLK_LAYOUT_MIRROR && up > 0) {
+		if (!faults[0])
+			return 0; /* only stale legs are missing: said above */
 		log_warn("volume staged degraded: a mirror leg is missing", "volume_id=%s legs_up=%u "
 			 "legs=%zu missing=\"%s\"", id, up, ctx->nlegs, faults);
 		return 0;
@@ -928,6 +1023,43 @@ static int stage_nvme_legs(struct csi_node *node, const char *id, const struct v
 		 faults);
 	/* Nobody could even be asked: a configuration problem, not an outage. */
 	return unaskable == ctx->nlegs ? -EBUSY : -EHOSTUNREACH;
+}
+
+/*
+ * What an assembled NVMe-oF volume gets before anything is written to it:
+ * the volume's hold time as its disk's hold override (IO waits at most
+ * that long with no client), and for a mirror the stale-legs marks (its
+ * stale and missing legs, on every replica) with the monitor watching its
+ * legs from now on. A mark a storage node does not take now is retried.
+ */
+static int stage_nvme_policy(struct csi_node *node, const char *id, const struct volctx *ctx,
+			     const struct node_volume *v, const struct node_volume_spec *spec,
+			     char *msg, size_t msg_size)
+{
+	struct stalemark_leg legs[VOLCTX_LEGS_MAX];
+	char stale[STALELEG_TEXT_MAX];
+	int r;
+
+	r = atomsys_disk_set_hold(v->disk, (int)ctx->hold_seconds);
+	if (r < 0) {
+		snprintf(msg, msg_size, "set the hold time of %s to %u s: %s", v->disk,
+			 ctx->hold_seconds, strerror(-r));
+		return r == -ENOENT ? -EIO : r;
+	}
+	if (ctx->layout != ATOMBLK_LAYOUT_MIRROR)
+		return 0;
+	for (size_t i = 0; i < ctx->nlegs; i++)
+		stalemark_leg_of(&legs[i], &ctx->legs[i]);
+	r = stalemark_watch(node->marks, id, legs, (unsigned int)ctx->nlegs, spec->stale,
+			    spec->marks);
+	staleleg_format(spec->stale, stale);
+	if (r < 0)
+		log_error("stale legs not journalled", "volume_id=%s stale_legs=%s error=\"%s\"",
+			  id, stale, strerror(-r));
+	else if (r > 0)
+		log_warn("stale-legs marks pending: the monitor retries them",
+			 "volume_id=%s stale_legs=%s replicas_unmarked=%d", id, stale, r);
+	return 0;
 }
 
 /* ---- NodeStageVolume --------------------------------------------------------- */
@@ -1150,6 +1282,11 @@ static grpc_status_code node_stage(void *userdata, const ProtobufCMessage *msg,
 	}
 	if (r < 0)
 		goto out;
+	if (ctx) {
+		r = stage_nvme_policy(node, req->volume_id, ctx, &v, &spec, why, sizeof(why));
+		if (r < 0)
+			goto out;
+	}
 	if (!block) {
 		r = volume_fit_filesystem(req->volume_id, v.disk, why, sizeof(why));
 		if (r < 0)
@@ -1297,6 +1434,9 @@ static grpc_status_code node_unstage(void *userdata, const ProtobufCMessage *msg
 		}
 	}
 	if (v.disk[0] || known) {
+		/* a leg that failed since the last look is marked before the disk goes */
+		if (v.nr_nvme_legs)
+			stalemark_check(node->marks, req->volume_id, true, NULL);
 		r = volctl_remove(req->volume_id);
 		if (r == -ENOENT)
 			r = 0;
@@ -1306,6 +1446,9 @@ static grpc_status_code node_unstage(void *userdata, const ProtobufCMessage *msg
 				r = -EAGAIN;
 			goto out;
 		}
+		/* no more writes: nothing new to mark; pending marks stay until delivered */
+		if (v.nr_nvme_legs)
+			stalemark_unwatch(node->marks, req->volume_id);
 	}
 	/* The disk is gone: nothing uses the legs' namespaces any more. */
 	if (v.nr_nvme_legs) {
@@ -1532,7 +1675,7 @@ out:
  * (the leg stays out of the mirror all the same: no resync yet).
  */
 static const char *faulty_legs(const struct node_volume *v, const struct atomblk_status *status,
-			       char *buf, size_t size)
+			       unsigned int stale, char *buf, size_t size)
 {
 	struct nvmeconn_ctrl ctrl;
 	char msg[256];
@@ -1547,7 +1690,16 @@ static const char *faulty_legs(const struct node_volume *v, const struct atomblk
 
 		if (leg->state != ATOMBLK_LEG_FAULTY)
 			continue;
-		if (!l) {
+		if (l && (stale & (1u << i))) {
+			bool live = leg->path[0] && have_host &&
+				    nvmeconn_find(l->nqn, host.nqn, &ctrl) == 0 &&
+				    !strcmp(ctrl.state, "live");
+
+			append(buf, size,
+			       "%sleg %u (node %s) stale (missed writes while down)%s; resync is not "
+			       "implemented, the leg stays out of the mirror",
+			       sep, i, l->node, live ? ", reachable again" : "");
+		} else if (!l) {
 			append(buf, size, "%sleg %s is faulty", sep, leg->path[0] ? leg->path : "?");
 		} else if (!leg->path[0]) {
 			append(buf, size, "%sleg %u (node %s) is missing: it was not reachable at stage",
@@ -1566,10 +1718,12 @@ static const char *faulty_legs(const struct node_volume *v, const struct atomblk
 	return buf[0] ? buf : "no leg reported faulty";
 }
 
-static int volume_condition(const char *id, const struct node_volume *v, char **ret_message)
+static int volume_condition(struct csi_node *node, const char *id, const struct node_volume *v,
+			    char **ret_message)
 {
 	struct atomsys_disk disk;
 	struct atomblk_status status;
+	unsigned int stale = 0;
 	char text[1024];
 	int r;
 
@@ -1608,8 +1762,11 @@ static int volume_condition(const char *id, const struct node_volume *v, char **
 											 0;
 	if (status.state == ATOMBLK_VOLUME_OK)
 		return 0;
+	/* a faulty leg is marked now if the monitor has not yet (never waits for it) */
+	if (v->nr_nvme_legs)
+		stalemark_check(node->marks, id, false, &stale);
 	return asprintf(ret_message, "volume %s: %s", volctl_volume_state_name(status.state),
-			faulty_legs(v, &status, text, sizeof(text))) < 0 ?
+			faulty_legs(v, &status, stale, text, sizeof(text))) < 0 ?
 		       -ENOMEM :
 		       0;
 }
@@ -1702,7 +1859,7 @@ static grpc_status_code node_get_volume_stats(void *userdata, const ProtobufCMes
 	}
 
 	condition = malloc(sizeof(*condition));
-	if (!condition || volume_condition(req->volume_id, &v, &message) < 0) {
+	if (!condition || volume_condition(node, req->volume_id, &v, &message) < 0) {
 		free(condition);
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;
 	}
@@ -2041,6 +2198,20 @@ int csi_node_new(const struct csi_node_config *cfg, struct csi_node **ret)
 		r = journal_open(path, &node->sizes);
 	if (r == 0)
 		r = vollock_new(&node->locks);
+	if (r == 0)
+		r = roots_path(ROOT_STATE, STALEMARK_JOURNAL_FILE, path, sizeof(path));
+	if (r == 0) {
+		const struct stalemark_config mc = {
+			.node_id = node->node_id,
+			.tls = cfg->tls,
+			.local_fn = cfg->local_fn,
+			.local = cfg->local,
+			.journal_path = path,
+			.interval_ms = NODE_STALE_POLL_MS,
+		};
+
+		r = stalemark_new(&mc, &node->marks);
+	}
 	if (r < 0) {
 		csi_node_free(node);
 		return r;
@@ -2054,6 +2225,7 @@ struct csi_node *csi_node_free(struct csi_node *node)
 {
 	if (!node)
 		return NULL;
+	stalemark_free(node->marks); /* the monitor first: it reads the kernel, not our journals */
 	journal_free(node->journal);
 	journal_free(node->sizes);
 	vollock_free(node->locks);
