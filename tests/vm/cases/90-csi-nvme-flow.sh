@@ -10,7 +10,8 @@
 # of the snapshot's time -> everything deleted, nothing left in the pools,
 # configfs (subsystems, hosts, port links) or the NVMe host. A volume
 # expanded before its first stage is staged at its context's size over the
-# bigger legs and grown by NodeExpandVolume. Then over nvme-rdma (rdma_rxe): transport=rdma
+# bigger legs and grown by NodeExpandVolume; a 1-replica (linear) volume
+# grows online as well. Then over nvme-rdma (rdma_rxe): transport=rdma
 # and transport=auto both connect every leg over RDMA.
 . /tests/lib-cluster.sh
 CASE=nvme-flow
@@ -162,6 +163,30 @@ if volume_create flow-early $((32 * MiB)) "$PARAMS_TCP"; then
 	fi
 	ctrl OK DeleteVolume "{\"volumeId\":\"$vol\"}"
 	[ -z "$(nvme_transports)" ] || t_fail "NVMe controllers left: $(ls /sys/class/nvme)"
+else
+	t_fail "CreateVolume"
+fi
+t_end
+
+# One replica (a linear atom disk over one NVMe-oF leg): online expand grows
+# the staged disk too (the leg's rescanned namespace is re-read on resize).
+t_begin nvme-flow/tcp-single-replica-expand
+if volume_create flow-single $((32 * MiB)) '{"replicas":"1","transport":"tcp"}'; then
+	vol=$VOL_ID ctx=$VOL_CTX
+	if volume_stage "$vol" "$ctx" p-single; then
+		d=$(disk_of "$vol")
+		ctrl OK ControllerExpandVolume "{\"volumeId\":\"$vol\",\"capacityRange\":{\"requiredBytes\":\"$((48 * MiB))\"},\"volumeCapability\":$(cap_mount)}" ||
+			t_fail "ControllerExpandVolume"
+		node OK NodeExpandVolume "{\"volumeId\":\"$vol\",\"volumePath\":\"$TGT\",\"stagingTargetPath\":\"$STG\",\"capacityRange\":{\"requiredBytes\":\"$((48 * MiB))\"},\"volumeCapability\":$(cap_mount)}" ||
+			t_fail "NodeExpandVolume"
+		[ "$(blockdev --getsize64 "/dev/$d")" = $((48 * MiB)) ] ||
+			t_fail "disk size after NodeExpandVolume: $(blockdev --getsize64 "/dev/$d")"
+		atomtool status "$vol" | grep '^layout=\|^size=' | tr '\n' ' '; echo
+		volume_unstage "$vol" p-single
+	else
+		t_fail "stage/publish"
+	fi
+	ctrl OK DeleteVolume "{\"volumeId\":\"$vol\"}"
 else
 	t_fail "CreateVolume"
 fi
