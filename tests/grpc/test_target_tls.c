@@ -392,6 +392,13 @@ static void atomctl_target_calls_the_api_with_the_tls_dir(void **state)
 				   "'{\"id\": \"r1\", \"sizeBytes\": \"4096\"}' 2>/dev/null",
 				   atomctl, f->address, f->tls),
 			 10 + GRPC_STATUS_UNAVAILABLE);
+	/* SetLabels (api_version 2) is served and reached through atomctl's method table */
+	assert_int_equal(run_shell("'%s' target --address %s --tls-dir %s SetLabels "
+				   "'{\"id\": \"r9\", \"set\": {\"atomblk.io/stale-legs\": \"1\"}}' "
+				   "2>/dev/null",
+				   atomctl, f->address, f->tls),
+			 10 + GRPC_STATUS_NOT_FOUND);
+	assert_int_equal(run_shell("'%s' target --list | grep -q SetLabels", atomctl), 0);
 	assert_int_equal(run_shell("'%s' target --address %s --tls-dir %s/none GetInfo 2>/dev/null",
 				   atomctl, f->address, f->dir),
 			 1);
