@@ -2126,6 +2126,26 @@ static int node_parse_topology(const char *text, struct csi_node *node)
 	return 0;
 }
 
+/*
+ * An NVMe-oF mirror found staged at start is watched for failed legs (a
+ * record of a previous agent is kept; one staged by an agent without
+ * stale-leg marks gets one).
+ */
+static void node_watch_mirror(struct csi_node *node, const char *id, const struct node_volume *v)
+{
+	struct stalemark_leg legs[VOLCTX_LEGS_MAX];
+
+	if (v->nr_nvme_legs < ATOMBLK_MIRROR_LEGS_MIN) /* a linear volume has one replica */
+		return;
+	for (unsigned int i = 0; i < v->nr_nvme_legs; i++) {
+		snprintf(legs[i].node, sizeof(legs[i].node), "%s", v->nvme_legs[i].node);
+		snprintf(legs[i].target, sizeof(legs[i].target), "%s", v->nvme_legs[i].target);
+		snprintf(legs[i].replica, sizeof(legs[i].replica), "%s", v->nvme_legs[i].replica);
+	}
+	if (stalemark_watch(node->marks, id, legs, v->nr_nvme_legs, 0, NULL) < 0)
+		log_warn("staged mirror not watched for failed legs", "volume_id=%s", id);
+}
+
 /* Compare the journal with the kernel at start and say what was found. */
 static void node_reconcile(struct csi_node *node)
 {
@@ -2154,6 +2174,7 @@ static void node_reconcile(struct csi_node *node)
 			log_info("volume found", "volume_id=%s disk=%s state=%s staged=%s", id,
 				 disk.name, atomsys_disk_state_name(disk.state),
 				 v.staged ? "true" : "false");
+			node_watch_mirror(node, id, &v);
 		} else {
 			log_warn(
 				"volume in the journal has no atom disk; the next stage reassembles it",
