@@ -33,8 +33,17 @@ done
 for n in 2 3 4; do
 	wait_until 30 target_up 127.0.0.$n || t_fail "storage-$n: target API not up"
 done
-controller_start "$NODES" || t_fail "controller not answering"
+# The storage nodes through a DNS name, as the chart's controller finds them
+# (case 91 and the benchmark use the static list).
+controller_start --service "atomblk-storage:$TARGET_PORT" 127.0.0.2 127.0.0.3 127.0.0.4 ||
+	t_fail "controller not answering"
 node_start || t_fail "node agent not ready"
+# Every storage node behind the name was found: each one's segment has capacity.
+for n in 2 3 4; do
+	ctrl OK GetCapacity "{\"accessibleTopology\":{\"segments\":{\"topology.atomblk.io/node\":\"storage-$n\"}}}" &&
+		[ "$(out '.availableCapacity // "0"')" -gt 0 ] ||
+		t_fail "GetCapacity of storage-$n through the DNS name: $OUT"
+done
 target_call 127.0.0.2 GetInfo | tr -d '\n ' | cut -c1-300; echo
 t_end
 [ -n "$T_REASONS" ] && setup_failed "$T_REASONS"

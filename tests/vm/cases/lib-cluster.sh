@@ -88,9 +88,19 @@ storage_kill() {
 	STORAGE_PIDS[$1]=
 }
 
-# controller_start NODES: the controller (no pool, no modules) over the static list NODES.
+# controller_start NODES: the controller (no pool, no modules) over the static
+# list NODES (host:port,...). controller_start --service NAME:PORT ADDR...:
+# over a DNS name that resolves to every ADDR, as the chart's headless
+# Service does (here through /etc/hosts, "multi on" so that every line of
+# the name is an address of it).
 controller_start() {
-	atomblk-agent --mode controller --endpoint "unix://$CTRL_SOCK" --storage-nodes "$1" \
+	local source=(--storage-nodes "$1") a
+	if [ "$1" = --service ]; then
+		source=(--storage-service "$2")
+		printf 'multi on\n' > /etc/host.conf
+		for a in "${@:3}"; do printf '%s %s\n' "$a" "${2%:*}" >> /etc/hosts; done
+	fi
+	atomblk-agent --mode controller --endpoint "unix://$CTRL_SOCK" "${source[@]}" \
 		--tls-dir "$TLS" --ready-file= --metrics-addr= --log-level debug \
 		>> /tmp/controller.log 2>&1 &
 	CTRL_PID=$!
