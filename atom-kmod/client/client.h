@@ -34,6 +34,7 @@ struct client_leg {
 	sector_t nr_sectors; /* usable size, a multiple of 4 KiB; 0 without a device */
 	sector_t start; /* linear: first volume sector on this leg */
 	bool faulty; /* an IO failed or no device; READ_ONCE/WRITE_ONCE */
+	u32 flags; /* ATOMBLK_LEG_* from create, kept in the record */
 };
 
 /* The leg was missing at creation: it has no path and never a device. */
@@ -68,6 +69,8 @@ struct client_io {
 	unsigned long failed_legs; /* legs whose bios failed (set_bit) */
 	unsigned long tried_legs; /* mirror reads: legs already tried */
 	struct work_struct retry_work; /* mirror reads: retry on another leg */
+	struct bio_list worker_bios; /* leg bios client_submit_work() sends */
+	struct work_struct submit_work; /* submits worker_bios (client_submit.c) */
 };
 
 /* A leg bio; the bioset's front pad holds the leg index. */
@@ -92,6 +95,11 @@ struct client_volume *client_find_volume(const char *id);
 /* client_io.c */
 blk_status_t client_queue_rq(struct atom_disk *disk, struct request *rq, void *client_data);
 enum atomblk_volume_state client_volume_state(struct client_volume *vol);
+
+/* client_submit.c */
+void client_submit_init(struct client_io *io);
+void client_submit_leg_bio(struct client_io *io, unsigned int leg, struct bio *bio);
+void client_submit_kick(struct client_io *io);
 
 /* client_ctl.c */
 int client_ctl_init(void);

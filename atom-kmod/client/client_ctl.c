@@ -46,6 +46,25 @@ static bool client_ctl_leg_valid(const struct atomblk_create *req, unsigned int 
 }
 
 /*
+ * Version 3 leg flags: known bits only, and none past nr_legs. Older
+ * versions carry no flags (their layout ends before leg_flags).
+ */
+static bool client_ctl_leg_flags_valid(const struct atomblk_create *req)
+{
+	unsigned int i;
+
+	if (req->hdr.uapi_version < ATOMBLK_UAPI_VERSION_LEG_FLAGS)
+		return true;
+	for (i = 0; i < ATOMBLK_LEGS_MAX; i++) {
+		if (req->leg_flags[i] & ~ATOMBLK_LEG_FLAGS_KNOWN)
+			return false;
+		if (i >= req->nr_legs && req->leg_flags[i])
+			return false;
+	}
+	return true;
+}
+
+/*
  * The disk's logical block size: the largest of the present legs' (a
  * file-backed nvmet namespace on XFS has 4096-byte blocks), so that no IO
  * the filesystem sends is smaller than a leg accepts.
@@ -85,6 +104,8 @@ static int client_ctl_create(struct atomblk_create *req)
 	for (i = 0; i < req->nr_legs; i++)
 		if (!client_ctl_leg_valid(req, i))
 			return -EINVAL;
+	if (!client_ctl_leg_flags_valid(req))
+		return -EINVAL;
 	if (client_find_volume(req->id))
 		return -EEXIST;
 
@@ -96,8 +117,11 @@ static int client_ctl_create(struct atomblk_create *req)
 	vol->layout = req->layout;
 	vol->nr_legs = req->nr_legs;
 	vol->size = req->size >> SECTOR_SHIFT;
-	for (i = 0; i < req->nr_legs; i++)
+	for (i = 0; i < req->nr_legs; i++) {
 		strscpy(vol->legs[i].path, req->legs[i], sizeof(vol->legs[i].path));
+		if (req->hdr.uapi_version >= ATOMBLK_UAPI_VERSION_LEG_FLAGS)
+			vol->legs[i].flags = req->leg_flags[i];
+	}
 	if (!client_volume_legs_valid(vol)) {
 		ret = -EINVAL;
 		goto out_free_vol;
@@ -220,6 +244,8 @@ static int client_ctl_status(struct atomblk_status *req)
 		strscpy(req->legs[i].path, vol->legs[i].path, sizeof(req->legs[i].path));
 		req->legs[i].state =
 			READ_ONCE(vol->legs[i].faulty) ? ATOMBLK_LEG_FAULTY : ATOMBLK_LEG_OK;
+		if (req->hdr.uapi_version >= ATOMBLK_UAPI_VERSION_LEG_FLAGS)
+			req->leg_flags[i] = vol->legs[i].flags;
 	}
 	return 0;
 }
@@ -248,6 +274,27 @@ static int client_ctl_list(struct atomblk_list *req)
 	return 0;
 }
 
+/*
+ * Whether the request's version matches the layout its command carries:
+ * a version 3 create or status comes in the grown layout, an older one in
+ * the original; the other commands did not change.
+ */
+static bool client_ctl_layout_valid(unsigned int cmd, const struct atomblk_ctl_hdr *hdr)
+{
+	bool grown = hdr->uapi_version >= ATOMBLK_UAPI_VERSION_LEG_FLAGS;
+
+	switch (cmd) {
+	case ATOMBLK_IOC_CREATE:
+	case ATOMBLK_IOC_STATUS:
+		return !grown;
+	case ATOMBLK_IOC_CREATE_V3:
+	case ATOMBLK_IOC_STATUS_V3:
+		return grown;
+	default:
+		return true;
+	}
+}
+
 static long client_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -255,11 +302,15 @@ static long client_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long 
 	void *req;
 	long ret;
 
+	BUILD_BUG_ON(offsetof(struct atomblk_create, leg_flags) != ATOMBLK_CREATE_V1_SIZE);
+	BUILD_BUG_ON(offsetof(struct atomblk_status, leg_flags) != ATOMBLK_STATUS_V1_SIZE);
 	switch (cmd) {
 	case ATOMBLK_IOC_CREATE:
+	case ATOMBLK_IOC_CREATE_V3:
 	case ATOMBLK_IOC_REMOVE:
 	case ATOMBLK_IOC_RESIZE:
 	case ATOMBLK_IOC_STATUS:
+	case ATOMBLK_IOC_STATUS_V3:
 	case ATOMBLK_IOC_LIST:
 		break;
 	default:
@@ -269,7 +320,7 @@ static long client_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long 
 	req = memdup_user(uarg, size);
 	if (IS_ERR(req))
 		return PTR_ERR(req);
-	if (!client_ctl_version_valid(req)) {
+	if (!client_ctl_version_valid(req) || !client_ctl_layout_valid(cmd, req)) {
 		ret = -EINVAL;
 		goto out_free;
 	}
@@ -281,6 +332,7 @@ static long client_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long 
 	}
 	switch (cmd) {
 	case ATOMBLK_IOC_CREATE:
+	case ATOMBLK_IOC_CREATE_V3:
 		ret = client_ctl_create(req);
 		break;
 	case ATOMBLK_IOC_REMOVE:
@@ -290,6 +342,7 @@ static long client_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long 
 		ret = client_ctl_resize(req);
 		break;
 	case ATOMBLK_IOC_STATUS:
+	case ATOMBLK_IOC_STATUS_V3:
 		ret = client_ctl_status(req);
 		break;
 	case ATOMBLK_IOC_LIST:

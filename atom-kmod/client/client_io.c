@@ -124,7 +124,7 @@ static void client_bio_submit(struct client_io *io, struct bio *bio)
 		bio_endio(bio);
 		return;
 	}
-	submit_bio_noacct(bio);
+	client_submit_leg_bio(io, cb->leg, bio);
 }
 
 /*
@@ -313,8 +313,10 @@ blk_status_t client_queue_rq(struct atom_disk *disk, struct request *rq, void *c
 	io->rq = rq;
 	io->tried_legs = 0;
 	INIT_WORK(&io->retry_work, client_io_retry_work);
+	client_submit_init(io);
 	atomic_set(&io->pending, 1);
 	client_io_submit(io);
+	client_submit_kick(io);
 	client_io_put(io);
 	return BLK_STS_OK;
 }

@@ -24,6 +24,12 @@
  *     client of record version 2 or later). Records without a missing
  *     leg keep min_reader 1, so rolling back to an older client works
  *     for every other volume.
+ *  3: leg flag bit 1, CLIENT_RECORD_LEG_SUBMIT_WORKER (the uapi's
+ *     ATOMBLK_LEG_SUBMIT_WORKER), in the existing flags word; no field
+ *     added, min_reader unchanged. An older reader ignores the bit (it
+ *     never honoured it anyway) and the record it writes back lacks it: a
+ *     volume that went through such a client keeps submitting its NVMe/TCP
+ *     legs inline until it is created again (the next stage).
  */
 #define pr_fmt(fmt) "atom_client: " fmt
 
@@ -33,11 +39,12 @@
 #include "client.h"
 
 #define CLIENT_RECORD_MAGIC 0x44524341 /* "ACRD" */
-#define CLIENT_RECORD_VERSION 2 /* what this client writes and reads */
+#define CLIENT_RECORD_VERSION 3 /* what this client writes and reads */
 #define CLIENT_RECORD_VERSION_MISSING_LEG 2 /* first that knows leg path "" */
 #define CLIENT_GLOBAL_MAGIC 0x4c474341 /* "ACGL" */
 
 #define CLIENT_RECORD_LEG_FAULTY BIT(0)
+#define CLIENT_RECORD_LEG_SUBMIT_WORKER BIT(1) /* v3: ATOMBLK_LEG_SUBMIT_WORKER */
 
 /* Version 1 header; later versions append fields. */
 struct client_record_hdr {
@@ -55,7 +62,7 @@ struct client_record_hdr {
 	char writer[32]; /* client version that wrote it */
 } __packed;
 
-/* Version 1 leg entry (unchanged in version 2). */
+/* Version 1 leg entry (unchanged in versions 2 and 3). */
 struct client_record_leg {
 	__le32 flags; /* CLIENT_RECORD_LEG_* */
 	__le32 reserved; /* 0 */
@@ -107,8 +114,13 @@ int client_record_save(struct client_volume *vol)
 
 	leg = (struct client_record_leg *)(hdr + 1);
 	for (i = 0; i < vol->nr_legs; i++, leg++) {
+		u32 flags = 0;
+
 		if (READ_ONCE(vol->legs[i].faulty))
-			leg->flags = cpu_to_le32(CLIENT_RECORD_LEG_FAULTY);
+			flags |= CLIENT_RECORD_LEG_FAULTY;
+		if (vol->legs[i].flags & ATOMBLK_LEG_SUBMIT_WORKER)
+			flags |= CLIENT_RECORD_LEG_SUBMIT_WORKER;
+		leg->flags = cpu_to_le32(flags);
 		strscpy(leg->path, vol->legs[i].path, sizeof(leg->path));
 	}
 	ret = atom_disk_set_record(vol->disk, hdr, len);
@@ -172,6 +184,8 @@ static struct client_volume *client_record_parse(struct atom_disk *disk, const u
 		if (client_record_string(vol->legs[i].path, leg->path, sizeof(leg->path)))
 			goto out_free;
 		vol->legs[i].faulty = le32_to_cpu(leg->flags) & CLIENT_RECORD_LEG_FAULTY;
+		if (le32_to_cpu(leg->flags) & CLIENT_RECORD_LEG_SUBMIT_WORKER)
+			vol->legs[i].flags |= ATOMBLK_LEG_SUBMIT_WORKER;
 	}
 	if (!client_volume_legs_valid(vol))
 		goto out_free;

@@ -11,7 +11,10 @@
  *
  * A mirror LEG given as the word "missing" is sent as the empty path (a
  * leg missing at creation, uapi version 2); status prints such a leg as
- * "missing" too.
+ * "missing" too. A LEG written "worker:PATH" gets ATOMBLK_LEG_SUBMIT_WORKER
+ * (uapi version 3); status prints a leg's flags as "legN_flags=worker".
+ * Version 3 create and status go out in the grown layouts (_V3 commands),
+ * older versions in the original ones.
  *
  * Strings longer than the uapi's fields are passed unterminated, so the
  * kernel's own validation is what the tests see. Exit: 0 ok, 1 the call
@@ -29,6 +32,7 @@
 #include "atomblk.h"
 
 #define LEG_MISSING "missing" /* command-line word for the leg path "" */
+#define LEG_WORKER "worker:" /* prefix: the leg gets ATOMBLK_LEG_SUBMIT_WORKER */
 
 static unsigned int uapi_version = ATOMBLK_UAPI_VERSION;
 
@@ -41,7 +45,8 @@ static void usage(void)
 		"       atomtool [--uapi-version N] list\n"
 		"       atomtool [--uapi-version N] status ID\n"
 		"SIZE: bytes with an optional K, M or G suffix\n"
-		"LEG: a block device path, or \"missing\" (a mirror leg missing at creation)\n");
+		"LEG: a block device path, or \"missing\" (a mirror leg missing at creation);\n"
+		"     \"worker:PATH\": submit the leg's IO from a kernel worker (uapi 3)\n");
 	exit(2);
 }
 
@@ -163,10 +168,24 @@ static int cmd_create(int argc, char **argv)
 		fprintf(stderr, "atomtool: create: at most %d legs\n", ATOMBLK_LEGS_MAX);
 		exit(2);
 	}
-	for (i = 4; i < argc; i++)
-		copy_field(req.legs[i - 4], sizeof(req.legs[0]),
-			   strcmp(argv[i], LEG_MISSING) ? argv[i] : "");
-	ctl_call("create", ATOMBLK_IOC_CREATE, &req);
+	for (i = 4; i < argc; i++) {
+		const char *leg = argv[i];
+
+		if (!strncmp(leg, LEG_WORKER, strlen(LEG_WORKER))) {
+			leg += strlen(LEG_WORKER);
+			req.leg_flags[i - 4] = ATOMBLK_LEG_SUBMIT_WORKER;
+			if (uapi_version < ATOMBLK_UAPI_VERSION_LEG_FLAGS) {
+				fprintf(stderr, "atomtool: create: leg flags need uapi version %d\n",
+					ATOMBLK_UAPI_VERSION_LEG_FLAGS);
+				exit(2);
+			}
+		}
+		copy_field(req.legs[i - 4], sizeof(req.legs[0]), strcmp(leg, LEG_MISSING) ? leg : "");
+	}
+	ctl_call("create",
+		 uapi_version >= ATOMBLK_UAPI_VERSION_LEG_FLAGS ? ATOMBLK_IOC_CREATE_V3 :
+								  ATOMBLK_IOC_CREATE,
+		 &req);
 	printf("/dev/%s\n", req.disk);
 	return 0;
 }
@@ -211,13 +230,19 @@ static int cmd_status(int argc, char **argv)
 	memset(&req, 0, sizeof(req));
 	req.hdr.uapi_version = uapi_version;
 	copy_field(req.id, sizeof(req.id), argv[1]);
-	ctl_call("status", ATOMBLK_IOC_STATUS, &req);
+	ctl_call("status",
+		 uapi_version >= ATOMBLK_UAPI_VERSION_LEG_FLAGS ? ATOMBLK_IOC_STATUS_V3 :
+								  ATOMBLK_IOC_STATUS,
+		 &req);
 	printf("id=%s\ndisk=/dev/%s\nlayout=%s\nsize=%" PRIu64 "\nstate=%s\nlegs=%u\n", req.id,
 	       req.disk, layout_name(req.layout), (uint64_t)req.size, volume_state_name(req.state),
 	       req.nr_legs);
 	for (i = 0; i < req.nr_legs && i < ATOMBLK_LEGS_MAX; i++)
 		printf("leg%u=%s:%s\n", i, req.legs[i].path[0] ? req.legs[i].path : LEG_MISSING,
 		       req.legs[i].state == ATOMBLK_LEG_OK ? "ok" : "faulty");
+	for (i = 0; i < req.nr_legs && i < ATOMBLK_LEGS_MAX; i++)
+		if (req.leg_flags[i] & ATOMBLK_LEG_SUBMIT_WORKER)
+			printf("leg%u_flags=worker\n", i);
 	return 0;
 }
 

@@ -25,11 +25,19 @@
  *     so a caller can tell "too old" from bad input by sending a harmless
  *     version 2 request (ATOMBLK_IOC_LIST with capacity 0): EINVAL means
  *     the client does not speak version 2.
+ *  3: per-leg flags. struct atomblk_create and struct atomblk_status grew
+ *     leg_flags at their end; a version 3 create or status travels in the
+ *     grown layout (ATOMBLK_IOC_CREATE_V3, ATOMBLK_IOC_STATUS_V3: the
+ *     ioctl number carries the size), an older one in the original layout
+ *     (ATOMBLK_IOC_CREATE, ATOMBLK_IOC_STATUS); a version that does not
+ *     match the command's layout is EINVAL. One flag so far,
+ *     ATOMBLK_LEG_SUBMIT_WORKER. The flags are kept across client swaps.
  *
  * Errors: EINVAL for malformed input (bad version, empty or unterminated
  * id or path, zero or unaligned size, wrong leg count for the layout, size
  * larger than the legs, an empty leg path in a linear volume or before
- * version 2, every mirror leg missing), ENOENT for an unknown volume id or leg path,
+ * version 2, every mirror leg missing, an unknown leg flag or a flag past
+ * nr_legs, a version that does not match the command's layout), ENOENT for an unknown volume id or leg path,
  * EEXIST for a duplicate volume id, EBUSY for a leg already in use,
  * ESHUTDOWN while the client module is unloading. A failed call changes
  * nothing.
@@ -41,9 +49,10 @@
 #include <linux/types.h>
 
 #define ATOMBLK_CTL_DEVICE "/dev/atomblk-ctl"
-#define ATOMBLK_UAPI_VERSION 2 /* newest request layout */
+#define ATOMBLK_UAPI_VERSION 3 /* newest request layout */
 #define ATOMBLK_UAPI_VERSION_MIN 1 /* oldest one still accepted */
 #define ATOMBLK_UAPI_VERSION_MISSING_LEG 2 /* first with "" = mirror leg missing */
+#define ATOMBLK_UAPI_VERSION_LEG_FLAGS 3 /* first with leg_flags */
 
 #define ATOMBLK_ID_MAX 64 /* volume id, bytes including the NUL */
 #define ATOMBLK_PATH_MAX 256 /* leg path, bytes including the NUL */
@@ -69,6 +78,19 @@ enum atomblk_leg_state {
 	ATOMBLK_LEG_FAULTY = 1, /* an IO to the leg failed, or it is missing */
 };
 
+/*
+ * Leg flags (version 3). ATOMBLK_LEG_SUBMIT_WORKER: the leg's driver may
+ * signal the task that submits IO to it, so the client submits the leg's
+ * IO from a kernel worker whenever the caller is a user task. nvme-tcp is
+ * such a driver: it sends on its socket from ->queue_rq() in the submitting
+ * task without MSG_NOSIGNAL, and a send on a connection the target reset
+ * raises SIGPIPE in that task (the application writing to the atom disk,
+ * whose default action kills it). Costs a hand-off per request to the leg;
+ * legs without the flag are submitted inline as before.
+ */
+#define ATOMBLK_LEG_SUBMIT_WORKER 0x1u
+#define ATOMBLK_LEG_FLAGS_KNOWN ATOMBLK_LEG_SUBMIT_WORKER
+
 /* First member of every request. */
 struct atomblk_ctl_hdr {
 	__u32 uapi_version; /* in: ATOMBLK_UAPI_VERSION the caller speaks */
@@ -85,7 +107,10 @@ struct atomblk_create {
 	char legs[ATOMBLK_LEGS_MAX][ATOMBLK_PATH_MAX]; /* in: block device paths;
 							 * v2 mirror: "" = missing */
 	char disk[ATOMBLK_DISK_NAME_MAX]; /* out: e.g. "atom0" */
+	/* version 3 (ATOMBLK_IOC_CREATE_V3) */
+	__u32 leg_flags[ATOMBLK_LEGS_MAX]; /* in: ATOMBLK_LEG_* per leg; 0 past nr_legs */
 };
+#define ATOMBLK_CREATE_V1_SIZE 2168 /* bytes before version 3 (up to disk) */
 
 /* ATOMBLK_IOC_REMOVE: delete a volume and its disk. */
 struct atomblk_remove {
@@ -117,7 +142,10 @@ struct atomblk_status {
 	__u32 nr_legs; /* out */
 	__u32 reserved;
 	struct atomblk_leg_status legs[ATOMBLK_LEGS_MAX]; /* out: nr_legs used */
+	/* version 3 (ATOMBLK_IOC_STATUS_V3) */
+	__u32 leg_flags[ATOMBLK_LEGS_MAX]; /* out: ATOMBLK_LEG_* per leg */
 };
+#define ATOMBLK_STATUS_V1_SIZE 2240 /* bytes before version 3 (up to legs) */
 
 struct atomblk_list_entry {
 	char id[ATOMBLK_ID_MAX];
@@ -140,10 +168,16 @@ struct atomblk_list {
 };
 
 #define ATOMBLK_IOC_MAGIC 0xA7
-#define ATOMBLK_IOC_CREATE _IOWR(ATOMBLK_IOC_MAGIC, 1, struct atomblk_create)
+/* Versions 1 and 2: the original layouts (the same numbers as ever). */
+#define ATOMBLK_IOC_CREATE \
+	_IOC(_IOC_READ | _IOC_WRITE, ATOMBLK_IOC_MAGIC, 1, ATOMBLK_CREATE_V1_SIZE)
 #define ATOMBLK_IOC_REMOVE _IOW(ATOMBLK_IOC_MAGIC, 2, struct atomblk_remove)
 #define ATOMBLK_IOC_RESIZE _IOW(ATOMBLK_IOC_MAGIC, 3, struct atomblk_resize)
-#define ATOMBLK_IOC_STATUS _IOWR(ATOMBLK_IOC_MAGIC, 4, struct atomblk_status)
+#define ATOMBLK_IOC_STATUS \
+	_IOC(_IOC_READ | _IOC_WRITE, ATOMBLK_IOC_MAGIC, 4, ATOMBLK_STATUS_V1_SIZE)
 #define ATOMBLK_IOC_LIST _IOWR(ATOMBLK_IOC_MAGIC, 5, struct atomblk_list)
+/* Version 3 and later: the grown layouts. */
+#define ATOMBLK_IOC_CREATE_V3 _IOWR(ATOMBLK_IOC_MAGIC, 1, struct atomblk_create)
+#define ATOMBLK_IOC_STATUS_V3 _IOWR(ATOMBLK_IOC_MAGIC, 4, struct atomblk_status)
 
 #endif /* _UAPI_ATOMBLK_H */
