@@ -142,6 +142,7 @@ struct node_volume_spec {
 	uint64_t size; /* 0: everything the legs hold */
 	unsigned int stale; /* NVMe-oF mirror: legs that missed writes (created missing) */
 	int marks[VOLCTX_LEGS_MAX]; /* the stale-legs mask read from leg i's replica; -1 unread */
+	unsigned int worker_legs; /* NVMe/TCP legs: the client submits from a worker (SIGPIPE) */
 };
 
 /* Set @ret_details and return the gRPC status for -@err. */
@@ -528,6 +529,7 @@ static int volume_assemble(const char *id, const struct node_volume_spec *spec,
 		.layout = spec->layout,
 		.nr_legs = spec->nr_legs,
 		.size = spec->size,
+		.worker_legs = spec->worker_legs,
 	};
 	uint64_t capacity;
 	int r;
@@ -798,11 +800,13 @@ static int legs_release(struct csi_node *node, const char *id, const struct node
 /*
  * Bring leg @i of @ctx up: allow, choose the transport, connect, find the
  * namespace. Its block device path in @path; *@ret_connected says whether
- * a controller is there to undo.
+ * a controller is there to undo. An NVMe/TCP leg sets bit @i of
+ * *@worker_legs: nvme-tcp may raise SIGPIPE in the task that submits to
+ * it, so the client must submit its IO from a kernel worker.
  */
 static int stage_leg(struct csi_node *node, const char *id, const struct volctx *ctx, size_t i,
-		     const struct hostid *host, char path[ATOMBLK_PATH_MAX], char *msg,
-		     size_t msg_size)
+		     const struct hostid *host, char path[ATOMBLK_PATH_MAX],
+		     unsigned int *worker_legs, char *msg, size_t msg_size)
 {
 	const struct volctx_leg *leg = &ctx->legs[i];
 	const struct nvmet_address *addr;
@@ -848,6 +852,8 @@ static int stage_leg(struct csi_node *node, const char *id, const struct volctx 
 			 ctrl.name, NVMECONN_NSID, strerror(-r));
 		return r == -ETIMEDOUT ? -EHOSTUNREACH : r;
 	}
+	if (!strcmp(ctrl.transport, "tcp"))
+		*worker_legs |= 1u << i;
 	log_info(reused ? "leg connected (existing controller)" : "leg connected",
 		 "volume_id=%s leg=%zu node=%s ctrl=%s transport=%s traddr=%s trsvcid=%s device=%s "
 		 "ctrl_loss_tmo=%d fast_io_fail_tmo=%d",
@@ -993,7 +999,8 @@ static int stage_nvme_legs(struct csi_node *node, const char *id, const struct v
 			spec->legs[i][0] = '\0'; /* stale: missing, never connected */
 			continue;
 		}
-		r = stage_leg(node, id, ctx, i, host, spec->legs[i], why, sizeof(why));
+		r = stage_leg(node, id, ctx, i, host, spec->legs[i], &spec->worker_legs, why,
+			      sizeof(why));
 		if (r == 0) {
 			up++;
 			continue;

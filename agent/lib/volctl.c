@@ -108,7 +108,7 @@ int volctl_create(const struct volctl_spec *spec, char ret_disk[ATOMBLK_DISK_NAM
 	unsigned int missing;
 	int r;
 
-	if (spec->nr_legs < 1 || spec->nr_legs > ATOMBLK_LEGS_MAX)
+	if (spec->nr_legs < 1 || spec->nr_legs > ATOMBLK_LEGS_MAX || spec->worker_legs >> spec->nr_legs)
 		return -EINVAL;
 	r = count_missing_legs(spec, &missing);
 	if (r < 0)
@@ -118,15 +118,31 @@ int volctl_create(const struct volctl_spec *spec, char ret_disk[ATOMBLK_DISK_NAM
 		return -ENOMEM;
 	hdr_init_version(&req->hdr,
 			 missing ? ATOMBLK_UAPI_VERSION_MISSING_LEG : ATOMBLK_UAPI_VERSION_MIN);
+	if (spec->worker_legs)
+		hdr_init_version(&req->hdr, ATOMBLK_UAPI_VERSION_LEG_FLAGS);
 	r = copy_field(req->id, sizeof(req->id), spec->id);
 	req->size = spec->size;
 	req->layout = spec->layout;
 	req->nr_legs = spec->nr_legs;
-	for (unsigned int i = 0; r == 0 && i < spec->nr_legs; i++)
+	for (unsigned int i = 0; r == 0 && i < spec->nr_legs; i++) {
 		if (!leg_is_missing(spec->legs[i]))
 			r = copy_field(req->legs[i], sizeof(req->legs[i]), spec->legs[i]);
-	if (r == 0)
+		if (spec->worker_legs & (1u << i))
+			req->leg_flags[i] = ATOMBLK_LEG_SUBMIT_WORKER;
+	}
+	if (r == 0 && spec->worker_legs) {
+		r = ctl_call(ATOMBLK_IOC_CREATE_V3, req);
+		/* An older client: ENOTTY (unknown layout) or EINVAL (version). */
+		if ((r == -ENOTTY || r == -EINVAL) &&
+		    !client_speaks(ATOMBLK_UAPI_VERSION_LEG_FLAGS)) {
+			memset(req->leg_flags, 0, sizeof(req->leg_flags));
+			hdr_init_version(&req->hdr, missing ? ATOMBLK_UAPI_VERSION_MISSING_LEG :
+							      ATOMBLK_UAPI_VERSION_MIN);
+			r = ctl_call(ATOMBLK_IOC_CREATE, req);
+		}
+	} else if (r == 0) {
 		r = ctl_call(ATOMBLK_IOC_CREATE, req);
+	}
 	if (r == -EINVAL && missing && !client_speaks(ATOMBLK_UAPI_VERSION_MISSING_LEG))
 		r = -EPROTONOSUPPORT;
 	if (r == 0) {

@@ -5,7 +5,8 @@
  * list volumes. Every call opens the device (under ROOT_DEV), sends one
  * request and closes it, so a client swap between two calls is harmless.
  * A request goes out in the lowest uapi version that carries it (1; 2 for
- * a create with a missing mirror leg), so older clients keep answering.
+ * a create with a missing mirror leg; 3 for one with worker legs), so
+ * older clients keep answering.
  *
  * Errors are the uapi's (a failed call changes nothing): -EINVAL malformed
  * input, -ENOENT unknown volume or leg, -EEXIST duplicate id, -EBUSY leg in
@@ -28,13 +29,16 @@ struct volctl_spec {
 	enum atomblk_layout layout;
 	unsigned int nr_legs;
 	const char *legs[ATOMBLK_LEGS_MAX]; /* block device paths; NULL or "" = missing */
+	unsigned int worker_legs; /* bit i: leg i gets ATOMBLK_LEG_SUBMIT_WORKER (NVMe/TCP) */
 };
 
 /*
  * volctl_create() - create the volume; its disk name ("atom0") in @ret_disk.
  * A mirror may have missing legs (not all): they are faulty from the start
  * and the volume is degraded. A missing leg in a linear volume, or every
- * mirror leg missing, is -EINVAL before any call.
+ * mirror leg missing, is -EINVAL before any call. Worker legs are a
+ * safety the client honours from uapi 3 on: with an older client the
+ * volume is created without them (that client submits every leg inline).
  */
 int volctl_create(const struct volctl_spec *spec, char ret_disk[ATOMBLK_DISK_NAME_MAX]);
 

@@ -131,6 +131,22 @@ static void a_missing_leg_is_only_for_mirrors_with_a_present_leg(void **state)
 	assert_int_equal(volctl_create(&spec, disk), -ENOTCONN);
 }
 
+static void worker_legs_are_only_for_legs_the_volume_has(void **state)
+{
+	char disk[ATOMBLK_DISK_NAME_MAX];
+	struct volctl_spec spec = { .id = "vol-1",
+				    .size = 4096,
+				    .layout = ATOMBLK_LAYOUT_MIRROR,
+				    .nr_legs = 2,
+				    .legs = { "/dev/loop0", "/dev/loop1" },
+				    .worker_legs = 1u << 2 };
+
+	/* Refused before any call; reaching the ioctl would say -ENOTCONN. */
+	assert_int_equal(volctl_create(&spec, disk), -EINVAL);
+	spec.worker_legs = 3;
+	assert_int_equal(volctl_create(&spec, disk), -ENOTCONN);
+}
+
 static void a_control_file_that_is_not_the_device_fails_the_ioctl(void **state)
 {
 	struct atomblk_status st;
@@ -163,6 +179,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			a_missing_leg_is_only_for_mirrors_with_a_present_leg, setup, teardown),
+		cmocka_unit_test_setup_teardown(worker_legs_are_only_for_legs_the_volume_has, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(
 			a_control_file_that_is_not_the_device_fails_the_ioctl, setup, teardown),
 		cmocka_unit_test(device_size_needs_a_block_device),
