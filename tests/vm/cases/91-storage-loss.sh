@@ -33,6 +33,8 @@ VOL=$VOL_ID CTX=$VOL_CTX
 volume_stage "$VOL" "$CTX" p1 || t_fail "stage/publish"
 disk=$(disk_of "$VOL")
 atomtool status "$VOL"
+# NVMe/TCP legs are submitted from a kernel worker (case 85: SIGPIPE).
+[ "$(atomtool status "$VOL" | grep -c '^leg[01]_flags=worker$')" = 2 ] || t_fail "tcp legs not flagged worker"
 t_end
 [ -n "$T_REASONS" ] && setup_failed "$T_REASONS"
 [ -n "$disk" ] || setup_failed "no atom disk"
