@@ -90,27 +90,52 @@ static void client_bio_end_io(struct bio *bio)
 	rcu_read_unlock();
 }
 
-static struct bio *client_bio_alloc(struct client_io *io, unsigned int leg, sector_t leg_sector,
-				    unsigned short nr_vecs)
+/* The flags a leg bio carries: the request's op and hints, no PREFLUSH. */
+static blk_opf_t client_bio_opf(struct request *rq)
 {
-	struct request *rq = io->rq;
-	struct client_bio *cb;
-	struct bio *bio;
-	blk_opf_t opf;
-
 	/* A flush travels as an empty write with REQ_PREFLUSH in a bio. */
 	if (req_op(rq) == REQ_OP_FLUSH)
-		opf = REQ_OP_WRITE | REQ_PREFLUSH | REQ_SYNC;
-	else
-		opf = req_op(rq) | (rq->cmd_flags & (REQ_FUA | REQ_SYNC | REQ_META | REQ_PRIO));
+		return REQ_OP_WRITE | REQ_PREFLUSH | REQ_SYNC;
+	return req_op(rq) | (rq->cmd_flags & (REQ_FUA | REQ_SYNC | REQ_META | REQ_PRIO));
+}
 
-	bio = bio_alloc_bioset(io->vol->legs[leg].dev.bdev, nr_vecs, opf, GFP_NOIO, &client_bioset);
-	cb = container_of(bio, struct client_bio, bio);
+static void client_bio_init(struct client_io *io, struct bio *bio, unsigned int leg,
+			    sector_t leg_sector)
+{
+	struct client_bio *cb = container_of(bio, struct client_bio, bio);
+
 	cb->io = io;
 	cb->leg = leg;
+	bio->bi_opf = client_bio_opf(io->rq);
 	bio->bi_iter.bi_sector = leg_sector;
 	bio->bi_end_io = client_bio_end_io;
-	bio->bi_ioprio = req_get_ioprio(rq);
+	bio->bi_ioprio = req_get_ioprio(io->rq);
+}
+
+/* An empty leg bio (a flush). */
+static struct bio *client_bio_alloc(struct client_io *io, unsigned int leg)
+{
+	struct bio *bio;
+
+	bio = bio_alloc_bioset(io->vol->legs[leg].dev.bdev, 0, client_bio_opf(io->rq), GFP_NOIO,
+			       &client_bioset);
+	client_bio_init(io, bio, leg, 0);
+	return bio;
+}
+
+/*
+ * A leg bio for @len sectors of @src starting @offset sectors into it: a
+ * clone sharing @src's pages (no copy of its vectors), trimmed to the part.
+ */
+static struct bio *client_bio_clone(struct client_io *io, unsigned int leg, struct bio *src,
+				    sector_t offset, sector_t len, sector_t leg_sector)
+{
+	struct bio *bio;
+
+	bio = bio_alloc_clone(io->vol->legs[leg].dev.bdev, src, GFP_NOIO, &client_bioset);
+	if (offset || len < bio_sectors(src))
+		bio_trim(bio, offset, len);
+	client_bio_init(io, bio, leg, leg_sector);
 	return bio;
 }
 
@@ -152,51 +177,26 @@ static unsigned int client_map_sector(struct client_volume *vol, int mirror_leg,
 
 /*
  * Send the data of the request: to leg @mirror_leg (mirror) or to the legs
- * holding each part (linear, @mirror_leg < 0). Consecutive segments for the
- * same leg share a bio.
+ * holding each part (linear, @mirror_leg < 0). Each bio of the request is
+ * cloned once per leg part it covers.
  */
 static void client_io_submit_data(struct client_io *io, int mirror_leg)
 {
 	struct client_volume *vol = io->vol;
-	struct request *rq = io->rq;
-	sector_t sector = blk_rq_pos(rq), leg_sector, room;
-	struct req_iterator iter;
-	struct bio *bio = NULL;
-	unsigned int bio_leg = 0, leg;
-	struct bio_vec bv;
+	sector_t leg_sector, room, offset, len;
+	unsigned int leg;
+	struct bio *src;
 
-	rq_for_each_segment(bv, rq, iter) {
-		unsigned int off = bv.bv_offset, left = bv.bv_len, len;
-
-		while (left) {
-			leg = client_map_sector(vol, mirror_leg, sector, &leg_sector, &room);
-			len = min_t(u64, left, room << SECTOR_SHIFT);
-			if (bio && (bio_leg != leg || bio_end_sector(bio) != leg_sector)) {
-				client_bio_submit(io, bio);
-				bio = NULL;
-			}
-			if (!bio) {
-				bio = client_bio_alloc(io, leg, leg_sector, BIO_MAX_VECS);
-				bio_leg = leg;
-				io->target_legs |= BIT(leg);
-			}
-			if (bio_add_page(bio, bv.bv_page, len, off) != len) {
-				client_bio_submit(io, bio);
-				bio = client_bio_alloc(io, leg, leg_sector, BIO_MAX_VECS);
-				if (WARN_ON_ONCE(bio_add_page(bio, bv.bv_page, len, off) != len)) {
-					atomic_inc(&io->pending);
-					bio->bi_status = BLK_STS_IOERR;
-					bio_endio(bio);
-					return;
-				}
-			}
-			off += len;
-			left -= len;
-			sector += len >> SECTOR_SHIFT;
+	__rq_for_each_bio(src, io->rq) {
+		for (offset = 0; offset < bio_sectors(src); offset += len) {
+			leg = client_map_sector(vol, mirror_leg, src->bi_iter.bi_sector + offset,
+						&leg_sector, &room);
+			len = min_t(sector_t, bio_sectors(src) - offset, room);
+			io->target_legs |= BIT(leg);
+			client_bio_submit(io,
+					  client_bio_clone(io, leg, src, offset, len, leg_sector));
 		}
 	}
-	if (bio)
-		client_bio_submit(io, bio);
 }
 
 /* Send one round of the request; the caller holds the submit bias. */
@@ -215,7 +215,7 @@ static void client_io_submit(struct client_io *io)
 		legs = client_write_legs(vol);
 		for_each_set_bit(i, &legs, vol->nr_legs) {
 			io->target_legs |= BIT(i);
-			client_bio_submit(io, client_bio_alloc(io, i, 0, 0));
+			client_bio_submit(io, client_bio_alloc(io, i));
 		}
 		break;
 	case REQ_OP_READ:
