@@ -68,6 +68,30 @@ t_end
 # Everything below needs the volume: stop here rather than cascade.
 [ -n "$VOL" ] || { show_logs; exit 1; }
 
+t_begin nvme-flow/tcp-create-converges
+# A CreateVolume that crashed after its first replica left that replica (with
+# the labels the controller writes) on storage-3; the CO's retry completes
+# the volume with it instead of starting over, and nothing is left twice.
+name=flow-crash size=$((32 * MiB))
+vid=v-$(printf %s "$name" | sha256sum | cut -c1-32)
+labels="\"atomblk.io/volume-name\":\"$name\",\"atomblk.io/volume-id\":\"$vid\",\"atomblk.io/replicas\":\"2\""
+labels="$labels,\"atomblk.io/index\":\"0\",\"atomblk.io/transport\":\"tcp\",\"atomblk.io/hold-seconds\":\"300\""
+target_call 127.0.0.3 CreateReplica "{\"id\":\"$vid\",\"sizeBytes\":\"$size\",\"labels\":{$labels}}" > /dev/null ||
+	t_fail "the crashed create's replica on storage-3"
+if volume_create "$name" "$size" "$PARAMS_TCP"; then
+	[ "$VOL_ID" = "$vid" ] || t_fail "volume id $VOL_ID, expected $vid"
+	leg0=$(jq -r '.["atomblk.io/replicas"] | fromjson | .[0].node' <<< "$VOL_CTX")
+	[ "$leg0" = storage-3 ] || t_fail "leg 0 on $leg0, expected the crashed create's replica on storage-3"
+	n=0
+	for p in 2 3 4; do pool_files $p | grep -qx "$vid" && n=$((n + 1)); done
+	[ $n = 2 ] || t_fail "$vid in $n pools, expected 2"
+	ctrl OK DeleteVolume "{\"volumeId\":\"$vid\"}"
+	for p in 2 3 4; do pool_files $p | grep -qx "$vid" && t_fail "$vid left in pool $p"; done
+else
+	t_fail "CreateVolume after the crash"
+fi
+t_end
+
 t_begin nvme-flow/tcp-stage-publish
 volume_stage "$VOL" "$CTX" p1 || t_fail "stage/publish"
 disk=$(disk_of "$VOL")
