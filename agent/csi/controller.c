@@ -84,19 +84,6 @@ struct csi_controller {
 
 /* ---- replies ------------------------------------------------------------------ */
 
-static grpc_status_code fail(char **ret_details, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static grpc_status_code fail(char **ret_details, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	free(*ret_details);
-	va_start(ap, fmt);
-	if (vasprintf(ret_details, fmt, ap) < 0)
-		*ret_details = NULL;
-	va_end(ap);
-	return status_from_errno(err);
-}
 
 /* A failure with an explicit gRPC code (one a storage node gave us). */
 static grpc_status_code fail_code(char **ret_details, grpc_status_code code, const char *fmt, ...)
@@ -115,7 +102,7 @@ static grpc_status_code fail_code(char **ret_details, grpc_status_code code, con
 
 static grpc_status_code fail_busy(char **ret_details, const char *id)
 {
-	return fail(ret_details, -EALREADY, "an operation on %s is already in progress", id);
+	return status_fail(ret_details, -EALREADY, "an operation on %s is already in progress", id);
 }
 
 static void *zalloc(const ProtobufCMessageDescriptor *desc)
@@ -532,7 +519,7 @@ static grpc_status_code view_take(struct csi_controller *c, struct storage_view 
 	size_t len = 0;
 
 	if (storage_set_view(c->set, &v) < 0)
-		return fail(ret_details, -ENOMEM, "out of memory");
+		return status_fail(ret_details, -ENOMEM, "out of memory");
 	if (v->answered) {
 		*ret = v;
 		return GRPC_STATUS_OK;
@@ -544,7 +531,7 @@ static grpc_status_code view_take(struct csi_controller *c, struct storage_view 
 					v->nodes[i].address[0] ? v->nodes[i].address : "local",
 					v->nodes[i].error ? v->nodes[i].error : "no answer");
 	storage_view_free(c->set, v);
-	return fail(ret_details, -EAGAIN, "no storage node answered%s%s", why[0] ? ": " : "", why);
+	return status_fail(ret_details, -EAGAIN, "no storage node answered%s%s", why[0] ? ": " : "", why);
 }
 
 /* ---- CreateVolume ------------------------------------------------------------ */
@@ -704,7 +691,7 @@ static grpc_status_code create_missing(struct create *cr, struct volume *v, cons
 		ntopo += view->nodes[i].info ? view->nodes[i].info->n_topology : 0;
 	topo = calloc(ntopo + 1, sizeof(*topo));
 	if (!cands || !topo) {
-		code = fail(ret_details, -ENOMEM, "out of memory");
+		code = status_fail(ret_details, -ENOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0, ntopo = 0; i < view->n; i++) {
@@ -728,12 +715,12 @@ static grpc_status_code create_missing(struct create *cr, struct volume *v, cons
 	}
 	if (holders && nholders < missing) {
 		if (!view_complete)
-			code = fail(ret_details, -EAGAIN,
+			code = status_fail(ret_details, -EAGAIN,
 				    "the source %s is on %zu answering storage node(s), %u needed; "
 				    "some storage nodes did not answer",
 				    cr->source_id, nholders, missing);
 		else
-			code = fail(ret_details, -EINVAL,
+			code = status_fail(ret_details, -EINVAL,
 				    "the source %s is on %zu storage node(s) without a replica of "
 				    "this volume: a clone's replicas are reflinks next to the source, "
 				    "so %u replica(s) cannot be made (ask for fewer replicas)",
@@ -743,14 +730,14 @@ static grpc_status_code create_missing(struct create *cr, struct volume *v, cons
 	r = ctrl_place(cands, view->n, cr->requisite, cr->nrequisite, cr->preferred, cr->npreferred,
 		       size, missing, chosen, &qualified);
 	if (r == -ENOSPC) {
-		code = fail(ret_details, -ENOSPC,
+		code = status_fail(ret_details, -ENOSPC,
 			    "%u storage node(s) with %" PRIu64 " bytes free%s needed, %zu found%s",
 			    missing, size, cr->nrequisite ? " in the requisite topology" : "",
 			    qualified, view_complete ? "" : " (some storage nodes did not answer)");
 		goto out;
 	}
 	if (r < 0) {
-		code = fail(ret_details, r, "cannot place replicas");
+		code = status_fail(ret_details, r, "cannot place replicas");
 		goto out;
 	}
 	for (i = 0, k = 0; i < v->params.replicas && code == GRPC_STATUS_OK; i++) {
@@ -783,7 +770,7 @@ static grpc_status_code create_find_source(struct create *cr, bool *holders, uin
 	*ret_size = 0;
 	if (lookup_run(cr->view, cr->source_id, NULL, cr->source_snapshot, &l) < 0) {
 		lookup_clear(&l);
-		return fail(ret_details, -ENOMEM, "out of memory");
+		return status_fail(ret_details, -ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < l.n; i++) {
 		holders[l.items[i].node - cr->view->nodes] = true;
@@ -791,11 +778,11 @@ static grpc_status_code create_find_source(struct create *cr, bool *holders, uin
 			*ret_size = l.items[i].rep->size_bytes;
 	}
 	if (!l.n && !lookup_complete(&l))
-		code = fail(ret_details, -EAGAIN,
+		code = status_fail(ret_details, -EAGAIN,
 			    "cannot tell whether %s %s exists: storage nodes did not answer: %s",
 			    cr->source_snapshot ? "snapshot" : "volume", cr->source_id, l.why);
 	else if (!l.n)
-		code = fail(ret_details, -ENOENT, "the content source %s %s does not exist",
+		code = status_fail(ret_details, -ENOENT, "the content source %s %s does not exist",
 			    cr->source_snapshot ? "snapshot" : "volume", cr->source_id);
 	lookup_clear(&l);
 	return code;
@@ -807,11 +794,11 @@ static grpc_status_code create_reply(const struct volume *v, ProtobufCMessage **
 	Csi__V1__CreateVolumeResponse *resp = zalloc(&csi__v1__create_volume_response__descriptor);
 
 	if (!resp)
-		return fail(ret_details, -ENOMEM, "out of memory");
+		return status_fail(ret_details, -ENOMEM, "out of memory");
 	*ret_resp = &resp->base;
 	resp->volume = volume_csi(v);
 	if (!resp->volume)
-		return fail(ret_details, -ENOMEM, "cannot describe volume %s", v->id);
+		return status_fail(ret_details, -ENOMEM, "cannot describe volume %s", v->id);
 	return GRPC_STATUS_OK;
 }
 
@@ -827,36 +814,36 @@ static grpc_status_code create_existing(struct create *cr, struct lookup *l,
 	uint64_t source_size;
 
 	if (volume_from(l->items, l->n, &v, msg, sizeof(msg)) < 0)
-		return fail(ret_details, -EIO, "%s", msg);
+		return status_fail(ret_details, -EIO, "%s", msg);
 	if (strcmp(v.name, cr->req->name))
-		return fail(ret_details, -EEXIST, "volume id %s is taken by volume \"%s\"", v.id,
+		return status_fail(ret_details, -EEXIST, "volume id %s is taken by volume \"%s\"", v.id,
 			    v.name);
 	if (v.params.replicas != cr->params.replicas || v.params.transport != cr->params.transport ||
 	    v.params.hold_seconds != cr->params.hold_seconds)
-		return fail(ret_details, -EEXIST,
+		return status_fail(ret_details, -EEXIST,
 			    "volume \"%s\" exists with replicas=%u transport=%s holdSeconds=%u",
 			    v.name, v.params.replicas, volctx_transport_name(v.params.transport),
 			    v.params.hold_seconds);
 	if (strcmp(v.source, cr->source_label))
-		return fail(ret_details, -EEXIST, "volume \"%s\" exists with content source \"%s\"",
+		return status_fail(ret_details, -EEXIST, "volume \"%s\" exists with content source \"%s\"",
 			    v.name, v.source[0] ? v.source : "none");
 	if (!ctrl_size_in_range(v.size, range ? range->required_bytes : 0,
 				range ? range->limit_bytes : 0) ||
 	    (!range && v.size < CTRL_SIZE_DEFAULT))
-		return fail(ret_details, -EEXIST,
+		return status_fail(ret_details, -EEXIST,
 			    "volume \"%s\" exists with %" PRIu64 " bytes, outside the requested range",
 			    v.name, v.size);
 	if (v.nfound < v.params.replicas) {
 		/* A crash half-way through an earlier call: make the rest. */
 		if (!lookup_complete(l))
-			return fail(ret_details, -EAGAIN,
+			return status_fail(ret_details, -EAGAIN,
 				    "volume \"%s\" has %zu of %u replicas and storage nodes did not "
 				    "answer (%s): retry later",
 				    v.name, v.nfound, v.params.replicas, l->why);
 		if (cr->source_id) {
 			holders = calloc(cr->view->n + 1, sizeof(*holders));
 			if (!holders)
-				return fail(ret_details, -ENOMEM, "out of memory");
+				return status_fail(ret_details, -ENOMEM, "out of memory");
 			code = create_find_source(cr, holders, &source_size, ret_details);
 			if (code != GRPC_STATUS_OK) {
 				free(holders);
@@ -895,7 +882,7 @@ static grpc_status_code create_fresh(struct create *cr, bool view_complete,
 	if (cr->source_id) {
 		holders = calloc(cr->view->n + 1, sizeof(*holders));
 		if (!holders)
-			return fail(ret_details, -ENOMEM, "out of memory");
+			return status_fail(ret_details, -ENOMEM, "out of memory");
 		code = create_find_source(cr, holders, &source_size, ret_details);
 		if (code != GRPC_STATUS_OK)
 			goto out;
@@ -903,7 +890,7 @@ static grpc_status_code create_fresh(struct create *cr, bool view_complete,
 	r = ctrl_size_pick(range ? range->required_bytes : 0, range ? range->limit_bytes : 0,
 			   source_size, &size, msg, sizeof(msg));
 	if (r < 0) {
-		code = fail(ret_details, r, "%s", msg);
+		code = status_fail(ret_details, r, "%s", msg);
 		goto out;
 	}
 	code = create_missing(cr, &v, holders, size, view_complete, ret_details);
@@ -934,26 +921,26 @@ static grpc_status_code create_source(struct create *cr, char **ret_details)
 	case CSI__V1__VOLUME_CONTENT_SOURCE__TYPE_SNAPSHOT:
 		id = cs->snapshot ? cs->snapshot->snapshot_id : "";
 		if (!id[0])
-			return fail(ret_details, -EINVAL,
+			return status_fail(ret_details, -EINVAL,
 				    "volume_content_source.snapshot.snapshot_id is required");
 		if (!ctrl_id_valid(CTRL_SNAPSHOT_PREFIX, id))
-			return fail(ret_details, -ENOENT, "snapshot %s does not exist", id);
+			return status_fail(ret_details, -ENOENT, "snapshot %s does not exist", id);
 		cr->source_snapshot = true;
 		snprintf(cr->source_label, sizeof(cr->source_label), "snapshot:%s", id);
 		break;
 	case CSI__V1__VOLUME_CONTENT_SOURCE__TYPE_VOLUME:
 		id = cs->volume ? cs->volume->volume_id : "";
 		if (!id[0])
-			return fail(ret_details, -EINVAL,
+			return status_fail(ret_details, -EINVAL,
 				    "volume_content_source.volume.volume_id is required");
 		if (!ctrl_id_valid(CTRL_VOLUME_PREFIX, id))
-			return fail(ret_details, -ENOENT, "volume %s does not exist", id);
+			return status_fail(ret_details, -ENOENT, "volume %s does not exist", id);
 		if (!strcmp(id, cr->id))
-			return fail(ret_details, -EINVAL, "a volume cannot be cloned from itself");
+			return status_fail(ret_details, -EINVAL, "a volume cannot be cloned from itself");
 		snprintf(cr->source_label, sizeof(cr->source_label), "volume:%s", id);
 		break;
 	default:
-		return fail(ret_details, -EINVAL, "volume_content_source has neither snapshot nor volume");
+		return status_fail(ret_details, -EINVAL, "volume_content_source has neither snapshot nor volume");
 	}
 	cr->source_id = strchr(cr->source_label, ':') + 1;
 	return GRPC_STATUS_OK;
@@ -966,10 +953,10 @@ static grpc_status_code capabilities_check(Csi__V1__VolumeCapability *const *cap
 	char msg[CTRL_MSG_MAX];
 
 	if (!n)
-		return fail(ret_details, -EINVAL, "volume_capabilities are required");
+		return status_fail(ret_details, -EINVAL, "volume_capabilities are required");
 	for (size_t i = 0; i < n; i++)
 		if (ctrl_capability_check(caps[i], msg, sizeof(msg)) < 0)
-			return fail(ret_details, -EINVAL, "%s", msg);
+			return status_fail(ret_details, -EINVAL, "%s", msg);
 	return GRPC_STATUS_OK;
 }
 
@@ -1003,19 +990,19 @@ static grpc_status_code controller_create_volume(void *userdata, const ProtobufC
 	int r;
 
 	if (!req->name[0])
-		return fail(ret_details, -EINVAL, "name is required");
+		return status_fail(ret_details, -EINVAL, "name is required");
 	code = capabilities_check(req->volume_capabilities, req->n_volume_capabilities, ret_details);
 	if (code != GRPC_STATUS_OK)
 		return code;
 	r = params_parse(req->n_parameters, (void *const *)req->parameters, &cr.params, why,
 			 sizeof(why));
 	if (r < 0)
-		return fail(ret_details, r, "%s", why);
+		return status_fail(ret_details, r, "%s", why);
 	/* The range alone (a clone's source size is checked once known). */
 	r = ctrl_size_pick(range ? range->required_bytes : 0, range ? range->limit_bytes : 0, 0,
 			   &size, why, sizeof(why));
 	if (r < 0)
-		return fail(ret_details, r, "%s", why);
+		return status_fail(ret_details, r, "%s", why);
 	ctrl_id_from_name(CTRL_VOLUME_PREFIX, req->name, id);
 	cr.id = id;
 	code = create_source(&cr, ret_details);
@@ -1023,7 +1010,7 @@ static grpc_status_code controller_create_volume(void *userdata, const ProtobufC
 		return code;
 	if (create_topology(&cr) < 0) {
 		create_clear(&cr);
-		return fail(ret_details, -ENOMEM, "out of memory");
+		return status_fail(ret_details, -ENOMEM, "out of memory");
 	}
 	if (vollock_try(c->locks, id) < 0) {
 		create_clear(&cr);
@@ -1032,7 +1019,7 @@ static grpc_status_code controller_create_volume(void *userdata, const ProtobufC
 	code = view_take(c, &cr.view, ret_details);
 	if (code == GRPC_STATUS_OK) {
 		if (lookup_run(cr.view, id, NULL, false, &l) < 0)
-			code = fail(ret_details, -ENOMEM, "out of memory");
+			code = status_fail(ret_details, -ENOMEM, "out of memory");
 		else if (l.n)
 			code = create_existing(&cr, &l, ret_resp, ret_details);
 		else
@@ -1047,16 +1034,6 @@ static grpc_status_code controller_create_volume(void *userdata, const ProtobufC
 
 /* ---- DeleteVolume, DeleteSnapshot ---------------------------------------------- */
 
-static grpc_status_code reply_empty(const ProtobufCMessageDescriptor *desc,
-				    ProtobufCMessage **ret_resp)
-{
-	ProtobufCMessage *resp = zalloc(desc);
-
-	if (!resp)
-		return GRPC_STATUS_RESOURCE_EXHAUSTED;
-	*ret_resp = resp;
-	return GRPC_STATUS_OK;
-}
 
 /*
  * Delete every replica (or snapshot file) @l found. Success needs every
@@ -1092,7 +1069,7 @@ static grpc_status_code delete_found(struct lookup *l, const char *id, bool snap
 	if (code != GRPC_STATUS_OK)
 		return code;
 	if (!lookup_complete(l) && (l->n == 0 || l->n < count))
-		return fail(ret_details, -EAGAIN,
+		return status_fail(ret_details, -EAGAIN,
 			    "%s: %zu cop%s deleted, but storage nodes that may hold more did not "
 			    "answer (%s): retry later",
 			    id, l->n, l->n == 1 ? "y" : "ies", l->why);
@@ -1114,7 +1091,7 @@ static grpc_status_code delete_common(struct csi_controller *c, const char *id, 
 	code = view_take(c, &view, ret_details);
 	if (code == GRPC_STATUS_OK) {
 		if (lookup_run(view, id, NULL, snapshots, &l) < 0)
-			code = fail(ret_details, -ENOMEM, "out of memory");
+			code = status_fail(ret_details, -ENOMEM, "out of memory");
 		else
 			code = delete_found(&l, id, snapshots, ret_details);
 		lookup_clear(&l);
@@ -1131,14 +1108,14 @@ static grpc_status_code controller_delete_volume(void *userdata, const ProtobufC
 	grpc_status_code code;
 
 	if (!req->volume_id[0])
-		return fail(ret_details, -EINVAL, "volume_id is required");
+		return status_fail(ret_details, -EINVAL, "volume_id is required");
 	/* Not an id of ours: nothing of it can exist. */
 	if (ctrl_id_valid(CTRL_VOLUME_PREFIX, req->volume_id)) {
 		code = delete_common(userdata, req->volume_id, false, ret_details);
 		if (code != GRPC_STATUS_OK)
 			return code;
 	}
-	return reply_empty(&csi__v1__delete_volume_response__descriptor, ret_resp);
+	return status_reply_empty(&csi__v1__delete_volume_response__descriptor, ret_resp);
 }
 
 static grpc_status_code controller_delete_snapshot(void *userdata, const ProtobufCMessage *msg,
@@ -1148,13 +1125,13 @@ static grpc_status_code controller_delete_snapshot(void *userdata, const Protobu
 	grpc_status_code code;
 
 	if (!req->snapshot_id[0])
-		return fail(ret_details, -EINVAL, "snapshot_id is required");
+		return status_fail(ret_details, -EINVAL, "snapshot_id is required");
 	if (ctrl_id_valid(CTRL_SNAPSHOT_PREFIX, req->snapshot_id)) {
 		code = delete_common(userdata, req->snapshot_id, true, ret_details);
 		if (code != GRPC_STATUS_OK)
 			return code;
 	}
-	return reply_empty(&csi__v1__delete_snapshot_response__descriptor, ret_resp);
+	return status_reply_empty(&csi__v1__delete_snapshot_response__descriptor, ret_resp);
 }
 
 /* ---- one volume: find it ---------------------------------------------------------- */
@@ -1170,15 +1147,15 @@ static grpc_status_code volume_find(struct storage_view *view, const char *id, s
 	char msg[CTRL_MSG_MAX];
 
 	if (lookup_run(view, id, NULL, false, l) < 0)
-		return fail(ret_details, -ENOMEM, "out of memory");
+		return status_fail(ret_details, -ENOMEM, "out of memory");
 	if (!l->n && !lookup_complete(l))
-		return fail(ret_details, -EAGAIN,
+		return status_fail(ret_details, -EAGAIN,
 			    "volume %s: no replica found and storage nodes did not answer (%s)", id,
 			    l->why);
 	if (!l->n)
-		return fail(ret_details, -ENOENT, "volume %s does not exist", id);
+		return status_fail(ret_details, -ENOENT, "volume %s does not exist", id);
 	if (volume_from(l->items, l->n, ret, msg, sizeof(msg)) < 0)
-		return fail(ret_details, -EIO, "%s", msg);
+		return status_fail(ret_details, -EIO, "%s", msg);
 	return GRPC_STATUS_OK;
 }
 
@@ -1237,16 +1214,16 @@ static grpc_status_code controller_expand_volume(void *userdata, const ProtobufC
 	int r;
 
 	if (!req->volume_id[0])
-		return fail(ret_details, -EINVAL, "volume_id is required");
+		return status_fail(ret_details, -EINVAL, "volume_id is required");
 	if (!range)
-		return fail(ret_details, -EINVAL, "capacity_range is required");
+		return status_fail(ret_details, -EINVAL, "capacity_range is required");
 	if (req->volume_capability && ctrl_capability_check(req->volume_capability, why, sizeof(why)) < 0)
-		return fail(ret_details, -EINVAL, "%s", why);
+		return status_fail(ret_details, -EINVAL, "%s", why);
 	r = ctrl_size_pick(range->required_bytes, range->limit_bytes, 0, &size, why, sizeof(why));
 	if (r < 0)
-		return fail(ret_details, r, "%s", why);
+		return status_fail(ret_details, r, "%s", why);
 	if (!ctrl_id_valid(CTRL_VOLUME_PREFIX, req->volume_id))
-		return fail(ret_details, -ENOENT, "volume %s does not exist", req->volume_id);
+		return status_fail(ret_details, -ENOENT, "volume %s does not exist", req->volume_id);
 	if (vollock_try(c->locks, req->volume_id) < 0)
 		return fail_busy(ret_details, req->volume_id);
 	code = view_take(c, &view, ret_details);
@@ -1256,7 +1233,7 @@ static grpc_status_code controller_expand_volume(void *userdata, const ProtobufC
 	if (code != GRPC_STATUS_OK)
 		goto out;
 	if (v.nfound < v.params.replicas) {
-		code = fail(ret_details, lookup_complete(&l) ? -EBUSY : -EAGAIN,
+		code = status_fail(ret_details, lookup_complete(&l) ? -EBUSY : -EAGAIN,
 			    "volume %s has %zu of %u replicas%s%s: all must grow together",
 			    v.id, v.nfound, v.params.replicas,
 			    lookup_complete(&l) ? "" : "; storage nodes did not answer: ", l.why);
@@ -1266,7 +1243,7 @@ static grpc_status_code controller_expand_volume(void *userdata, const ProtobufC
 	if (v.size_max > size)
 		size = v.size_max;
 	if (range->limit_bytes && size > (uint64_t)range->limit_bytes) {
-		code = fail(ret_details, -ERANGE,
+		code = status_fail(ret_details, -ERANGE,
 			    "volume %s already holds %" PRIu64 " bytes, above limit_bytes %" PRId64,
 			    v.id, size, range->limit_bytes);
 		goto out;
@@ -1278,7 +1255,7 @@ static grpc_status_code controller_expand_volume(void *userdata, const ProtobufC
 		log_info("volume expanded", "volume_id=%s size=%" PRIu64, v.id, size);
 	resp = zalloc(&csi__v1__controller_expand_volume_response__descriptor);
 	if (!resp) {
-		code = fail(ret_details, -ENOMEM, "out of memory");
+		code = status_fail(ret_details, -ENOMEM, "out of memory");
 		goto out;
 	}
 	resp->capacity_bytes = (int64_t)size;
@@ -1388,11 +1365,11 @@ static grpc_status_code controller_validate(void *userdata, const ProtobufCMessa
 	struct volume v;
 
 	if (!req->volume_id[0])
-		return fail(ret_details, -EINVAL, "volume_id is required");
+		return status_fail(ret_details, -EINVAL, "volume_id is required");
 	if (!req->n_volume_capabilities)
-		return fail(ret_details, -EINVAL, "volume_capabilities are required");
+		return status_fail(ret_details, -EINVAL, "volume_capabilities are required");
 	if (!ctrl_id_valid(CTRL_VOLUME_PREFIX, req->volume_id))
-		return fail(ret_details, -ENOENT, "volume %s does not exist", req->volume_id);
+		return status_fail(ret_details, -ENOENT, "volume %s does not exist", req->volume_id);
 	code = view_take(c, &view, ret_details);
 	if (code != GRPC_STATUS_OK)
 		return code;
@@ -1421,9 +1398,9 @@ static grpc_status_code controller_get_volume(void *userdata, const ProtobufCMes
 	struct volume v;
 
 	if (!req->volume_id[0])
-		return fail(ret_details, -EINVAL, "volume_id is required");
+		return status_fail(ret_details, -EINVAL, "volume_id is required");
 	if (!ctrl_id_valid(CTRL_VOLUME_PREFIX, req->volume_id))
-		return fail(ret_details, -ENOENT, "volume %s does not exist", req->volume_id);
+		return status_fail(ret_details, -ENOENT, "volume %s does not exist", req->volume_id);
 	code = view_take(c, &view, ret_details);
 	if (code != GRPC_STATUS_OK)
 		return code;
@@ -1439,7 +1416,7 @@ static grpc_status_code controller_get_volume(void *userdata, const ProtobufCMes
 				resp->status->volume_condition = volume_condition(&v, &l);
 		}
 		if (!resp || !resp->volume || !resp->status || !resp->status->volume_condition)
-			code = fail(ret_details, -ENOMEM, "out of memory");
+			code = status_fail(ret_details, -ENOMEM, "out of memory");
 	}
 	lookup_clear(&l);
 	storage_view_free(c->set, view);
@@ -1516,7 +1493,7 @@ static grpc_status_code page_check(int32_t max_entries, const char *token, const
 				   char **ret_details)
 {
 	if (max_entries < 0)
-		return fail(ret_details, -EINVAL, "max_entries must not be negative");
+		return status_fail(ret_details, -EINVAL, "max_entries must not be negative");
 	if (token[0] && !ctrl_id_valid(prefix, token))
 		return fail_code(ret_details, GRPC_STATUS_ABORTED,
 				 "starting_token \"%s\" is not one this plugin gave", token);
@@ -1544,7 +1521,7 @@ static grpc_status_code controller_list_volumes(void *userdata, const ProtobufCM
 		return code;
 	if (lookup_run(view, NULL, LABEL_VOLUME, false, &l) < 0 ||
 	    groups_make(&l, &groups, &ids, &n) < 0) {
-		code = fail(ret_details, -ENOMEM, "out of memory");
+		code = status_fail(ret_details, -ENOMEM, "out of memory");
 		goto out;
 	}
 	ctrl_page(ids, n, req->max_entries, req->starting_token, CTRL_VOLUME_PREFIX, &start, &count,
@@ -1552,7 +1529,7 @@ static grpc_status_code controller_list_volumes(void *userdata, const ProtobufCM
 	resp = zalloc(&csi__v1__list_volumes_response__descriptor);
 	if (!resp || !(resp->entries = calloc(count + 1, sizeof(*resp->entries))) ||
 	    (next && !(resp->next_token = strdup(next)))) {
-		code = fail(ret_details, -ENOMEM, "out of memory");
+		code = status_fail(ret_details, -ENOMEM, "out of memory");
 		goto out;
 	}
 	for (i = start; i < start + count; i++) {
@@ -1594,7 +1571,7 @@ static grpc_status_code controller_get_capacity(void *userdata, const ProtobufCM
 	r = params_parse(req->n_parameters, (void *const *)req->parameters, &params, why,
 			 sizeof(why));
 	if (r < 0)
-		return fail(ret_details, r, "%s", why);
+		return status_fail(ret_details, r, "%s", why);
 	/* Capabilities no volume can have: no capacity for them. */
 	for (size_t i = 0; i < req->n_volume_capabilities; i++)
 		supported &= ctrl_capability_check(req->volume_capabilities[i], why, sizeof(why)) == 0;
@@ -1613,7 +1590,7 @@ static grpc_status_code controller_get_capacity(void *userdata, const ProtobufCM
 			free(seg_kv);
 			free(available);
 			storage_view_free(c->set, view);
-			return fail(ret_details, -ENOMEM, "out of memory");
+			return status_fail(ret_details, -ENOMEM, "out of memory");
 		}
 		for (size_t i = 0; i < view->n; i++) {
 			const Atomblk__Target__V1__GetInfoResponse *info = view->nodes[i].info;
@@ -1636,12 +1613,12 @@ static grpc_status_code controller_get_capacity(void *userdata, const ProtobufCM
 	}
 	resp = zalloc(&csi__v1__get_capacity_response__descriptor);
 	if (!resp)
-		return fail(ret_details, -ENOMEM, "out of memory");
+		return status_fail(ret_details, -ENOMEM, "out of memory");
 	*ret_resp = &resp->base;
 	resp->available_capacity = avail > INT64_MAX ? INT64_MAX : (int64_t)avail;
 	resp->maximum_volume_size = zalloc(&google__protobuf__int64_value__descriptor);
 	if (!resp->maximum_volume_size)
-		return fail(ret_details, -ENOMEM, "out of memory");
+		return status_fail(ret_details, -ENOMEM, "out of memory");
 	resp->maximum_volume_size->value = max > INT64_MAX ? INT64_MAX : (int64_t)max;
 	return GRPC_STATUS_OK;
 }
@@ -1811,7 +1788,7 @@ static grpc_status_code snapshot_params_check(const Csi__V1__CreateSnapshotReque
 {
 	for (size_t i = 0; i < req->n_parameters; i++)
 		if (strncmp(req->parameters[i]->key, "csi.storage.k8s.io/", 19))
-			return fail(ret_details, -EINVAL,
+			return status_fail(ret_details, -EINVAL,
 				    "unknown parameter \"%s\" (snapshots take none)",
 				    req->parameters[i]->key);
 	return GRPC_STATUS_OK;
@@ -1829,10 +1806,10 @@ static grpc_status_code snapshot_existing(struct storage_view *view, struct snap
 	struct volume v;
 
 	if (!name || strcmp(name, s->name))
-		return fail(ret_details, -EEXIST, "snapshot id %s is taken by snapshot \"%s\"", s->id,
+		return status_fail(ret_details, -EEXIST, "snapshot id %s is taken by snapshot \"%s\"", s->id,
 			    name ? name : "?");
 	if (strcmp(sl->items[0].rep->source_id, source))
-		return fail(ret_details, -EEXIST, "snapshot \"%s\" exists for volume %s", s->name,
+		return status_fail(ret_details, -EEXIST, "snapshot \"%s\" exists for volume %s", s->name,
 			    sl->items[0].rep->source_id);
 	for (size_t i = 0; i < sl->n && i < CTRL_REPLICAS_MAX * 2; i++)
 		s->items[s->n++] = sl->items[i];
@@ -1840,7 +1817,7 @@ static grpc_status_code snapshot_existing(struct storage_view *view, struct snap
 	if (s->n >= count)
 		return GRPC_STATUS_OK;
 	if (!lookup_complete(sl))
-		return fail(ret_details, -EAGAIN,
+		return status_fail(ret_details, -EAGAIN,
 			    "snapshot \"%s\" has %zu of %u files and storage nodes did not answer "
 			    "(%s): retry later",
 			    s->name, s->n, count, sl->why);
@@ -1862,10 +1839,10 @@ static grpc_status_code snapshot_fresh(struct storage_view *view, struct snap *s
 	struct volume v;
 
 	if (!ctrl_id_valid(CTRL_VOLUME_PREFIX, source))
-		return fail(ret_details, -ENOENT, "volume %s does not exist", source);
+		return status_fail(ret_details, -ENOENT, "volume %s does not exist", source);
 	code = volume_find(view, source, &vl, &v, ret_details);
 	if (code == GRPC_STATUS_OK && v.nfound < v.params.replicas)
-		code = fail(ret_details, lookup_complete(&vl) ? -EBUSY : -EAGAIN,
+		code = status_fail(ret_details, lookup_complete(&vl) ? -EBUSY : -EAGAIN,
 			    "volume %s has %zu of %u replicas: a snapshot needs them all", source,
 			    v.nfound, v.params.replicas);
 	if (code == GRPC_STATUS_OK)
@@ -1890,9 +1867,9 @@ static grpc_status_code controller_create_snapshot(void *userdata, const Protobu
 	grpc_status_code code;
 
 	if (!req->source_volume_id[0])
-		return fail(ret_details, -EINVAL, "source_volume_id is required");
+		return status_fail(ret_details, -EINVAL, "source_volume_id is required");
 	if (!req->name[0])
-		return fail(ret_details, -EINVAL, "name is required");
+		return status_fail(ret_details, -EINVAL, "name is required");
 	code = snapshot_params_check(req, ret_details);
 	if (code != GRPC_STATUS_OK)
 		return code;
@@ -1903,7 +1880,7 @@ static grpc_status_code controller_create_snapshot(void *userdata, const Protobu
 	if (code != GRPC_STATUS_OK)
 		goto out_unlock;
 	if (lookup_run(view, id, NULL, true, &sl) < 0)
-		code = fail(ret_details, -ENOMEM, "out of memory");
+		code = status_fail(ret_details, -ENOMEM, "out of memory");
 	else if (sl.n)
 		code = snapshot_existing(view, &s, &sl, req->source_volume_id, ret_details);
 	else
@@ -1915,7 +1892,7 @@ static grpc_status_code controller_create_snapshot(void *userdata, const Protobu
 			resp->snapshot = snapshot_csi(s.items, s.n);
 		}
 		if (!resp || !resp->snapshot)
-			code = fail(ret_details, -ENOMEM, "out of memory");
+			code = status_fail(ret_details, -ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < s.ncreated; i++)
 		protobuf_c_message_free_unpacked(&s.created[i]->base, NULL);
@@ -1945,13 +1922,13 @@ static grpc_status_code controller_list_snapshots(void *userdata, const Protobuf
 	/* Ids that cannot be ours match nothing: an empty list, not an error. */
 	if ((req->snapshot_id[0] && !ctrl_id_valid(CTRL_SNAPSHOT_PREFIX, req->snapshot_id)) ||
 	    (req->source_volume_id[0] && !ctrl_id_valid(CTRL_VOLUME_PREFIX, req->source_volume_id)))
-		return reply_empty(&csi__v1__list_snapshots_response__descriptor, ret_resp);
+		return status_reply_empty(&csi__v1__list_snapshots_response__descriptor, ret_resp);
 	code = view_take(c, &view, ret_details);
 	if (code != GRPC_STATUS_OK)
 		return code;
 	if (lookup_run(view, req->snapshot_id[0] ? req->snapshot_id : NULL, LABEL_SNAPSHOT_NAME,
 		       true, &l) < 0) {
-		code = fail(ret_details, -ENOMEM, "out of memory");
+		code = status_fail(ret_details, -ENOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0, kept = 0; i < l.n; i++)
@@ -1959,7 +1936,7 @@ static grpc_status_code controller_list_snapshots(void *userdata, const Protobuf
 			l.items[kept++] = l.items[i];
 	l.n = kept;
 	if (groups_make(&l, &groups, &ids, &n) < 0) {
-		code = fail(ret_details, -ENOMEM, "out of memory");
+		code = status_fail(ret_details, -ENOMEM, "out of memory");
 		goto out;
 	}
 	ctrl_page(ids, n, req->max_entries, req->starting_token, CTRL_SNAPSHOT_PREFIX, &start,
@@ -1967,7 +1944,7 @@ static grpc_status_code controller_list_snapshots(void *userdata, const Protobuf
 	resp = zalloc(&csi__v1__list_snapshots_response__descriptor);
 	if (!resp || !(resp->entries = calloc(count + 1, sizeof(*resp->entries))) ||
 	    (next && !(resp->next_token = strdup(next)))) {
-		code = fail(ret_details, -ENOMEM, "out of memory");
+		code = status_fail(ret_details, -ENOMEM, "out of memory");
 		goto out;
 	}
 	for (i = start; i < start + count; i++) {
@@ -1975,13 +1952,13 @@ static grpc_status_code controller_list_snapshots(void *userdata, const Protobuf
 			zalloc(&csi__v1__list_snapshots_response__entry__descriptor);
 
 		if (!e) {
-			code = fail(ret_details, -ENOMEM, "out of memory");
+			code = status_fail(ret_details, -ENOMEM, "out of memory");
 			goto out;
 		}
 		resp->entries[resp->n_entries++] = e;
 		e->snapshot = snapshot_csi(&l.items[groups[i].start], groups[i].n);
 		if (!e->snapshot) {
-			code = fail(ret_details, -ENOMEM, "out of memory");
+			code = status_fail(ret_details, -ENOMEM, "out of memory");
 			goto out;
 		}
 	}

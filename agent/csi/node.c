@@ -145,37 +145,10 @@ struct node_volume_spec {
 	unsigned int worker_legs; /* NVMe/TCP legs: the client submits from a worker (SIGPIPE) */
 };
 
-/* Set @ret_details and return the gRPC status for -@err. */
-static grpc_status_code fail(char **ret_details, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static grpc_status_code fail(char **ret_details, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(ret_details, fmt, ap) < 0)
-		*ret_details = NULL;
-	va_end(ap);
-	return status_from_errno(err);
-}
-
 /* The spec's code for "another call on this volume is in progress". */
-/* An empty reply of @desc's type: Stage, Unstage, Publish, Unpublish answer nothing. */
-static grpc_status_code reply_empty(const ProtobufCMessageDescriptor *desc,
-				    ProtobufCMessage **ret_resp)
-{
-	ProtobufCMessage *resp = malloc(desc->sizeof_message);
-
-	if (!resp)
-		return GRPC_STATUS_RESOURCE_EXHAUSTED;
-	protobuf_c_message_init(desc, resp);
-	*ret_resp = resp;
-	return GRPC_STATUS_OK;
-}
-
 static grpc_status_code fail_busy(char **ret_details, const char *volume_id)
 {
-	return fail(ret_details, -EALREADY, "an operation on volume %s is already in progress",
+	return status_fail(ret_details, -EALREADY, "an operation on volume %s is already in progress",
 		    volume_id);
 }
 
@@ -273,11 +246,11 @@ static int volume_store(struct csi_node *node, const char *id, const struct node
 static bool volume_id_valid(const char *id, char **ret_details, grpc_status_code *ret_code)
 {
 	if (!id || !id[0]) {
-		*ret_code = fail(ret_details, -EINVAL, "volume_id is required");
+		*ret_code = status_fail(ret_details, -EINVAL, "volume_id is required");
 		return false;
 	}
 	if (strlen(id) >= ATOMBLK_ID_MAX) {
-		*ret_code = fail(ret_details, -EINVAL, "volume_id is longer than %d bytes",
+		*ret_code = status_fail(ret_details, -EINVAL, "volume_id is longer than %d bytes",
 				 ATOMBLK_ID_MAX - 1);
 		return false;
 	}
@@ -289,12 +262,12 @@ static bool path_valid(const char *field, const char *path, char **ret_details,
 		       grpc_status_code *ret_code)
 {
 	if (!path || !path[0]) {
-		*ret_code = fail(ret_details, -EINVAL, "%s is required", field);
+		*ret_code = status_fail(ret_details, -EINVAL, "%s is required", field);
 		return false;
 	}
 	if (strlen(path) >= PATH_MAX - 64 || !roots_contains(ROOT_KUBELET, path)) {
 		*ret_code =
-			fail(ret_details, -EINVAL, "%s '%s' is not a normal path under %s", field,
+			status_fail(ret_details, -EINVAL, "%s '%s' is not a normal path under %s", field,
 			     path, roots_get(ROOT_KUBELET)[0] ? roots_get(ROOT_KUBELET) : "/");
 		return false;
 	}
@@ -315,11 +288,11 @@ static bool capability_valid(const Csi__V1__VolumeCapability *cap, char **ret_de
 			     grpc_status_code *ret_code)
 {
 	if (!cap) {
-		*ret_code = fail(ret_details, -EINVAL, "volume_capability is required");
+		*ret_code = status_fail(ret_details, -EINVAL, "volume_capability is required");
 		return false;
 	}
 	if (!cap->access_mode) {
-		*ret_code = fail(ret_details, -EINVAL, "volume_capability.access_mode is required");
+		*ret_code = status_fail(ret_details, -EINVAL, "volume_capability.access_mode is required");
 		return false;
 	}
 	switch (cap->access_mode->mode) {
@@ -329,7 +302,7 @@ static bool capability_valid(const Csi__V1__VolumeCapability *cap, char **ret_de
 	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_MULTI_WRITER:
 		break;
 	default:
-		*ret_code = fail(ret_details, -EINVAL,
+		*ret_code = status_fail(ret_details, -EINVAL,
 				 "access mode %d is not supported (single-node modes only)",
 				 (int)cap->access_mode->mode);
 		return false;
@@ -337,13 +310,13 @@ static bool capability_valid(const Csi__V1__VolumeCapability *cap, char **ret_de
 	if (cap->access_type_case == CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK)
 		return true;
 	if (cap->access_type_case != CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_MOUNT || !cap->mount) {
-		*ret_code = fail(ret_details, -EINVAL,
+		*ret_code = status_fail(ret_details, -EINVAL,
 				 "volume_capability needs an access type (block or mount)");
 		return false;
 	}
 	if (cap->mount->fs_type[0] && !fsutil_fs_supported(cap->mount->fs_type)) {
 		*ret_code =
-			fail(ret_details, -EINVAL, "fs_type '%s' is not supported (ext4 or xfs)",
+			status_fail(ret_details, -EINVAL, "fs_type '%s' is not supported (ext4 or xfs)",
 			     cap->mount->fs_type);
 		return false;
 	}
@@ -1219,18 +1192,18 @@ static grpc_status_code node_stage(void *userdata, const ProtobufCMessage *msg,
 	}
 	if (r < 0) {
 		free(ctx);
-		return fail(ret_details, -EINVAL, "%s", why);
+		return status_fail(ret_details, -EINVAL, "%s", why);
 	}
 	if (capability_mount_options(req->volume_capability, &flags, &data) < 0) {
 		free(ctx);
-		return fail(ret_details, -EINVAL, "mount_flags are not valid mount options");
+		return status_fail(ret_details, -EINVAL, "mount_flags are not valid mount options");
 	}
 	free(data); /* parsed again when mounting */
 	block = req->volume_capability->access_type_case ==
 		CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK;
 	if (ctx && hostid_load(&host, why, sizeof(why)) < 0) {
 		free(ctx);
-		return fail(ret_details, -EBUSY, "this node's NVMe host identity: %s", why);
+		return status_fail(ret_details, -EBUSY, "this node's NVMe host identity: %s", why);
 	}
 
 	if (vollock_try(node->locks, req->volume_id) < 0) {
@@ -1348,9 +1321,9 @@ out:
 	vollock_release(node->locks, req->volume_id);
 	free(ctx);
 	if (r < 0)
-		return fail(ret_details, r, "stage %s: %s", req->volume_id,
+		return status_fail(ret_details, r, "stage %s: %s", req->volume_id,
 			    why[0] ? why : strerror(-r));
-	return reply_empty(&csi__v1__node_stage_volume_response__descriptor, ret_resp);
+	return status_reply_empty(&csi__v1__node_stage_volume_response__descriptor, ret_resp);
 }
 
 /* ---- NodeUnstageVolume ------------------------------------------------------- */
@@ -1483,9 +1456,9 @@ out:
 	free(entry);
 	vollock_release(node->locks, req->volume_id);
 	if (r < 0)
-		return fail(ret_details, r, "unstage %s: %s", req->volume_id,
+		return status_fail(ret_details, r, "unstage %s: %s", req->volume_id,
 			    why[0] ? why : strerror(-r));
-	return reply_empty(&csi__v1__node_unstage_volume_response__descriptor, ret_resp);
+	return status_reply_empty(&csi__v1__node_unstage_volume_response__descriptor, ret_resp);
 }
 
 /* ---- NodePublishVolume ------------------------------------------------------- */
@@ -1536,7 +1509,7 @@ static grpc_status_code node_publish(void *userdata, const ProtobufCMessage *msg
 	    !capability_valid(req->volume_capability, ret_details, &code))
 		return code;
 	if (capability_mount_options(req->volume_capability, &flags, &data) < 0)
-		return fail(ret_details, -EINVAL, "mount_flags are not valid mount options");
+		return status_fail(ret_details, -EINVAL, "mount_flags are not valid mount options");
 	free(data); /* filesystem options were applied at stage; a bind takes only MS_* flags */
 	block = req->volume_capability->access_type_case ==
 		CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK;
@@ -1615,9 +1588,9 @@ out:
 	free(entry);
 	vollock_release(node->locks, req->volume_id);
 	if (r < 0)
-		return fail(ret_details, r, "publish %s: %s", req->volume_id,
+		return status_fail(ret_details, r, "publish %s: %s", req->volume_id,
 			    why[0] ? why : strerror(-r));
-	return reply_empty(&csi__v1__node_publish_volume_response__descriptor, ret_resp);
+	return status_reply_empty(&csi__v1__node_publish_volume_response__descriptor, ret_resp);
 }
 
 /* ---- NodeUnpublishVolume ----------------------------------------------------- */
@@ -1664,9 +1637,9 @@ static grpc_status_code node_unpublish(void *userdata, const ProtobufCMessage *m
 out:
 	vollock_release(node->locks, req->volume_id);
 	if (r < 0)
-		return fail(ret_details, r, "unpublish %s: %s", req->volume_id,
+		return status_fail(ret_details, r, "unpublish %s: %s", req->volume_id,
 			    why[0] ? why : strerror(-r));
-	return reply_empty(&csi__v1__node_unpublish_volume_response__descriptor, ret_resp);
+	return status_reply_empty(&csi__v1__node_unpublish_volume_response__descriptor, ret_resp);
 }
 
 /* ---- NodeGetVolumeStats ------------------------------------------------------ */
@@ -1814,12 +1787,12 @@ static grpc_status_code node_get_volume_stats(void *userdata, const ProtobufCMes
 	/* No volume lock: a read-only call kubelet makes often; ABORTED would only be noise. */
 	r = volume_load(node, req->volume_id, &v);
 	if (r == -ENOENT)
-		return fail(ret_details, -ENOENT, "volume %s is not staged on this node",
+		return status_fail(ret_details, -ENOENT, "volume %s is not staged on this node",
 			    req->volume_id);
 	if (r < 0)
-		return fail(ret_details, r, "journal: %s", strerror(-r));
+		return status_fail(ret_details, r, "journal: %s", strerror(-r));
 	if (stat(req->volume_path, &st) < 0)
-		return fail(ret_details, errno == ENOENT ? -ENOENT : -errno, "volume_path %s: %s",
+		return status_fail(ret_details, errno == ENOENT ? -ENOENT : -errno, "volume_path %s: %s",
 			    req->volume_path, strerror(errno));
 
 	resp = malloc(sizeof(*resp));
@@ -1835,11 +1808,11 @@ static grpc_status_code node_get_volume_stats(void *userdata, const ProtobufCMes
 		uint64_t size;
 
 		if (!v.block)
-			return fail(ret_details, -ENOENT,
+			return status_fail(ret_details, -ENOENT,
 				    "%s is a device, the volume is a filesystem", req->volume_path);
 		r = volctl_device_size(req->volume_path, &size);
 		if (r < 0)
-			return fail(ret_details, r, "size of %s: %s", req->volume_path,
+			return status_fail(ret_details, r, "size of %s: %s", req->volume_path,
 				    strerror(-r));
 		resp->usage[resp->n_usage] =
 			usage_new(CSI__V1__VOLUME_USAGE__UNIT__BYTES, size, 0, 0);
@@ -1847,10 +1820,10 @@ static grpc_status_code node_get_volume_stats(void *userdata, const ProtobufCMes
 			return GRPC_STATUS_RESOURCE_EXHAUSTED;
 	} else {
 		if (v.block || !mounts_is_mountpoint(NULL, req->volume_path))
-			return fail(ret_details, -ENOENT, "volume %s is not mounted at %s",
+			return status_fail(ret_details, -ENOENT, "volume %s is not mounted at %s",
 				    req->volume_id, req->volume_path);
 		if (statvfs(req->volume_path, &sv) < 0)
-			return fail(ret_details, -errno, "statvfs %s: %s", req->volume_path,
+			return status_fail(ret_details, -errno, "statvfs %s: %s", req->volume_path,
 				    strerror(errno));
 		resp->usage[resp->n_usage] = usage_new(
 			CSI__V1__VOLUME_USAGE__UNIT__BYTES, (uint64_t)sv.f_blocks * sv.f_frsize,
@@ -1938,7 +1911,7 @@ static grpc_status_code node_expand(void *userdata, const ProtobufCMessage *msg,
 		return code;
 	if (range && (range->required_bytes < 0 || range->limit_bytes < 0 ||
 		      (range->limit_bytes && range->required_bytes > range->limit_bytes)))
-		return fail(ret_details, -EINVAL, "capacity_range is not valid");
+		return status_fail(ret_details, -EINVAL, "capacity_range is not valid");
 	if (vollock_try(node->locks, req->volume_id) < 0)
 		return fail_busy(ret_details, req->volume_id);
 
@@ -2011,7 +1984,7 @@ static grpc_status_code node_expand(void *userdata, const ProtobufCMessage *msg,
 out:
 	vollock_release(node->locks, req->volume_id);
 	if (r < 0)
-		return fail(ret_details, r, "expand %s: %s", req->volume_id,
+		return status_fail(ret_details, r, "expand %s: %s", req->volume_id,
 			    why[0] ? why : strerror(-r));
 	resp = malloc(sizeof(*resp));
 	if (!resp)

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* errno -> gRPC status mapping; the table and its reasons are in status.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include "lib/status.h"
 
 #include <errno.h>
@@ -85,4 +88,28 @@ const char *status_name(grpc_status_code code)
 	if ((unsigned int)code >= sizeof(names) / sizeof(names[0]) || !names[code])
 		return "UNKNOWN_STATUS";
 	return names[code];
+}
+
+grpc_status_code status_fail(char **ret_details, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(*ret_details);
+	va_start(ap, fmt);
+	if (vasprintf(ret_details, fmt, ap) < 0)
+		*ret_details = NULL;
+	va_end(ap);
+	return status_from_errno(err);
+}
+
+grpc_status_code status_reply_empty(const ProtobufCMessageDescriptor *desc,
+				    ProtobufCMessage **ret_resp)
+{
+	ProtobufCMessage *resp = malloc(desc->sizeof_message);
+
+	if (!resp)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	protobuf_c_message_init(desc, resp);
+	*ret_resp = resp;
+	return GRPC_STATUS_OK;
 }

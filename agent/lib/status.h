@@ -8,6 +8,7 @@
 #define ATOMBLK_STATUS_H
 
 #include <grpc/status.h>
+#include <protobuf-c/protobuf-c.h>
 
 /*
  * status_from_errno() - the gRPC status for an errno (either sign; 0 is OK).
@@ -35,5 +36,20 @@ grpc_status_code status_from_errno(int err);
 
 /* status_name() - "OK", "INVALID_ARGUMENT", ...; "UNKNOWN_STATUS" for other values. */
 const char *status_name(grpc_status_code code);
+
+/*
+ * status_fail() - a handler's failure: *@ret_details (an rpc_handler_fn's
+ * details, freed first if set) becomes the formatted message; returns
+ * status_from_errno(@err).
+ */
+grpc_status_code status_fail(char **ret_details, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * status_reply_empty() - an rpc_handler_fn's reply of @desc's type with no
+ * field set (the CSI calls that answer nothing). OK, or RESOURCE_EXHAUSTED.
+ */
+grpc_status_code status_reply_empty(const ProtobufCMessageDescriptor *desc,
+				    ProtobufCMessage **ret_resp);
 
 #endif
