@@ -84,7 +84,15 @@ struct rpc_client *rpc_client_free(struct rpc_client *c)
 	if (!c)
 		return NULL;
 	grpc_channel_destroy(c->channel);
-	grpc_shutdown();
+	/*
+	 * Blocking: when this was grpc's last user, wait for the channel's
+	 * resolver and load-balancing objects, which grpc frees on its own
+	 * threads, to be gone; with plain grpc_shutdown() a process exiting
+	 * right after (a client whose server was just killed) left them behind
+	 * and LeakSanitizer reported them (once in the ASan gRPC suite). With
+	 * other users left it only drops the reference.
+	 */
+	grpc_shutdown_blocking();
 	free(c);
 	return NULL;
 }
