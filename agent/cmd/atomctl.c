@@ -205,6 +205,36 @@ static int print_reply(const ProtobufCMethodDescriptor *m, const struct rpc_repl
 	return fflush(stdout) == 0 ? 0 : EXIT_LOCAL_FAILURE;
 }
 
+/*
+ * One call of @m (of @service) with the packed request, its outcome on
+ * stdout/stderr; the exit code (EXIT_STATUS_BASE + the gRPC status when it
+ * is not OK).
+ */
+static int call_and_print(const struct atomctl_opts *opts, struct rpc_client *client,
+			  const ProtobufCServiceDescriptor *service,
+			  const ProtobufCMethodDescriptor *m, const uint8_t *req, size_t req_len)
+{
+	struct rpc_reply reply = { 0 };
+	char path[256];
+	int r, code;
+
+	snprintf(path, sizeof(path), "/%s/%s", service->name, m->name);
+	r = rpc_client_call(client, path, req, req_len, (int64_t)(opts->timeout_secs * 1000 + 0.5),
+			    &reply);
+	if (r < 0) {
+		fprintf(stderr, "atomctl: %s: call failed: %s\n", m->name, strerror(-r));
+		code = EXIT_LOCAL_FAILURE;
+	} else if (reply.status != GRPC_STATUS_OK) {
+		fprintf(stderr, "atomctl: %s: %s: %s\n", m->name, status_name(reply.status),
+			reply.details);
+		code = EXIT_STATUS_BASE + reply.status;
+	} else {
+		code = print_reply(m, &reply);
+	}
+	rpc_reply_clear(&reply);
+	return code;
+}
+
 static void csi_usage(FILE *f)
 {
 	fprintf(f, "usage: atomctl [OPTIONS] csi <Method> [JSON|-]\n"
@@ -218,9 +248,7 @@ static int cmd_csi(const struct atomctl_opts *opts, int argc, char **argv)
 	const ProtobufCServiceDescriptor *service;
 	const ProtobufCMethodDescriptor *m;
 	struct rpc_client *client = NULL;
-	struct rpc_reply reply = { 0 };
 	struct endpoint ep;
-	char path[256];
 	uint8_t *req = NULL;
 	size_t req_len = 0;
 	json_t *json;
@@ -266,21 +294,8 @@ static int cmd_csi(const struct atomctl_opts *opts, int argc, char **argv)
 		free(req);
 		return EXIT_LOCAL_FAILURE;
 	}
-	snprintf(path, sizeof(path), "/%s/%s", service->name, m->name);
-	r = rpc_client_call(client, path, req, req_len, (int64_t)(opts->timeout_secs * 1000 + 0.5),
-			    &reply);
+	code = call_and_print(opts, client, service, m, req, req_len);
 	free(req);
-	if (r < 0) {
-		fprintf(stderr, "atomctl: %s: call failed: %s\n", m->name, strerror(-r));
-		code = EXIT_LOCAL_FAILURE;
-	} else if (reply.status != GRPC_STATUS_OK) {
-		fprintf(stderr, "atomctl: %s: %s: %s\n", m->name, status_name(reply.status),
-			reply.details);
-		code = EXIT_STATUS_BASE + reply.status;
-	} else {
-		code = print_reply(m, &reply);
-	}
-	rpc_reply_clear(&reply);
 	rpc_client_free(client);
 	return code;
 }
@@ -334,12 +349,10 @@ static int cmd_target(const struct atomctl_opts *opts, int argc, char **argv)
 	const ProtobufCServiceDescriptor *svc = &atomblk__target__v1__target__descriptor;
 	const ProtobufCMethodDescriptor *m;
 	struct rpc_client *client = NULL;
-	struct rpc_reply reply = { 0 };
 	struct tls_files tls = {};
 	const char *missing = NULL;
 	uint8_t *req = NULL;
 	size_t req_len = 0;
-	char path[256];
 	json_t *json;
 	int c, r, code;
 
@@ -407,21 +420,8 @@ static int cmd_target(const struct atomctl_opts *opts, int argc, char **argv)
 		free(req);
 		return EXIT_LOCAL_FAILURE;
 	}
-	snprintf(path, sizeof(path), "/%s/%s", svc->name, m->name);
-	r = rpc_client_call(client, path, req, req_len, (int64_t)(opts->timeout_secs * 1000 + 0.5),
-			    &reply);
+	code = call_and_print(opts, client, svc, m, req, req_len);
 	free(req);
-	if (r < 0) {
-		fprintf(stderr, "atomctl: %s: call failed: %s\n", m->name, strerror(-r));
-		code = EXIT_LOCAL_FAILURE;
-	} else if (reply.status != GRPC_STATUS_OK) {
-		fprintf(stderr, "atomctl: %s: %s: %s\n", m->name, status_name(reply.status),
-			reply.details);
-		code = EXIT_STATUS_BASE + reply.status;
-	} else {
-		code = print_reply(m, &reply);
-	}
-	rpc_reply_clear(&reply);
 	rpc_client_free(client);
 	return code;
 }
