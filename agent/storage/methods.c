@@ -15,6 +15,7 @@
 #include "lib/journal.h"
 #include "lib/log.h"
 #include "lib/pool.h"
+#include "lib/status.h"
 #include "storage/internal.h"
 
 typedef Atomblk__Target__V1__Replica Replica;
@@ -568,25 +569,30 @@ static grpc_status_code delete_object(struct storage *s, const char *id, bool sn
 	return GRPC_STATUS_OK;
 }
 
+/* DeleteReplica and DeleteSnapshot: @id of its kind gone, an empty reply of @desc. */
+static grpc_status_code delete_request(struct storage *s, const char *id, bool snapshot,
+				       const ProtobufCMessageDescriptor *desc,
+				       ProtobufCMessage **ret_resp, char **ret_details)
+{
+	grpc_status_code code;
+
+	if ((code = check_id("id", id, ret_details)))
+		return code;
+	if (!snapshot) /* snapshots are never exported */
+		storage_nvmet_check(s);
+	code = delete_object(s, id, snapshot, ret_details);
+	if (code)
+		return code;
+	return status_reply_empty(desc, ret_resp);
+}
+
 static grpc_status_code delete_replica(struct storage *s, const ProtobufCMessage *req,
 				       ProtobufCMessage **ret_resp, char **ret_details)
 {
 	const Atomblk__Target__V1__DeleteReplicaRequest *q = (const void *)req;
-	Atomblk__Target__V1__DeleteReplicaResponse *m;
-	grpc_status_code code;
 
-	if ((code = check_id("id", q->id, ret_details)))
-		return code;
-	storage_nvmet_check(s);
-	code = delete_object(s, q->id, false, ret_details);
-	if (code)
-		return code;
-	m = malloc(sizeof(*m));
-	if (!m)
-		return fail_nomem(ret_details);
-	atomblk__target__v1__delete_replica_response__init(m);
-	*ret_resp = &m->base;
-	return GRPC_STATUS_OK;
+	return delete_request(s, q->id, false, &atomblk__target__v1__delete_replica_response__descriptor,
+			      ret_resp, ret_details);
 }
 
 /* The record of replica @id (not a snapshot) for a change; NOT_FOUND / FAILED_PRECONDITION. */
@@ -701,20 +707,9 @@ static grpc_status_code delete_snapshot(struct storage *s, const ProtobufCMessag
 					ProtobufCMessage **ret_resp, char **ret_details)
 {
 	const Atomblk__Target__V1__DeleteSnapshotRequest *q = (const void *)req;
-	Atomblk__Target__V1__DeleteSnapshotResponse *m;
-	grpc_status_code code;
 
-	if ((code = check_id("id", q->id, ret_details)))
-		return code;
-	code = delete_object(s, q->id, true, ret_details);
-	if (code)
-		return code;
-	m = malloc(sizeof(*m));
-	if (!m)
-		return fail_nomem(ret_details);
-	atomblk__target__v1__delete_snapshot_response__init(m);
-	*ret_resp = &m->base;
-	return GRPC_STATUS_OK;
+	return delete_request(s, q->id, true, &atomblk__target__v1__delete_snapshot_response__descriptor,
+			      ret_resp, ret_details);
 }
 
 /* --- AllowHost, DisallowHost ------------------------------------------------------- */
