@@ -15,16 +15,12 @@
  * storage node answered), GetCapacity reports the pool. The full flow with
  * nvmet runs in the VM (tests/vm/cases/82-controller.sh).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,36 +50,6 @@ struct fixture {
 	struct rpc_client *client; /* to the controller's CSI socket */
 };
 
-static int run_shell(const char *fmt, ...)
-{
-	char *cmd;
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&cmd, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return -1;
-	r = system(cmd);
-	free(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
-}
-
-/* A TCP port nobody listens on right now. */
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
 
 static int agent_start(struct agent_proc *p, const char *const args[])
 {
@@ -133,7 +99,7 @@ static struct fixture *fixture_new(void)
 		print_error("%s not found: run from the top of the tree\n", CERTS_LIB);
 		return NULL;
 	}
-	if (run_shell("bash -c '. %s && make_tls_dir %s %s/ca'", CERTS_LIB, f->tls, f->dir)) {
+	if (test_run_shell("bash -c '. %s && make_tls_dir %s %s/ca'", CERTS_LIB, f->tls, f->dir)) {
 		print_error("openssl could not make the test certificates\n");
 		return NULL;
 	}
@@ -160,7 +126,7 @@ static int setup_unreachable(void **state)
 	*state = f;
 	if (!f)
 		return -1;
-	snprintf(nodes, sizeof(nodes), "127.0.0.1:%d", free_port());
+	snprintf(nodes, sizeof(nodes), "127.0.0.1:%d", test_free_port());
 	return controller_start(f, nodes);
 }
 
@@ -171,7 +137,7 @@ static int setup_storage(void **state)
 	*state = f;
 	if (!f)
 		return -1;
-	snprintf(f->target, sizeof(f->target), "127.0.0.1:%d", free_port());
+	snprintf(f->target, sizeof(f->target), "127.0.0.1:%d", test_free_port());
 	const char *const args[] = { "--mode",	    "node",	 "--state-dir", f->state,
 				     "--pool-dir",  f->pool,	 "--tls-dir",	f->tls,
 				     "--target-endpoint", f->target, "--pool-capacity", "8G",
@@ -192,7 +158,7 @@ static int teardown(void **state)
 	r |= agent_stop(&f->controller);
 	r |= agent_stop(&f->storage);
 	if (f->dir[0] && !getenv("ATOMBLK_KEEP_TMP"))
-		run_shell("rm -rf '%s'", f->dir);
+		test_run_shell("rm -rf '%s'", f->dir);
 	free(f);
 	return r ? -1 : 0;
 }
@@ -609,7 +575,7 @@ static void a_failed_create_volume_leaves_nothing(void **state)
 	assert_int_equal(lv->n_entries, 0);
 	csi__v1__list_volumes_response__free_unpacked(lv, NULL);
 	rpc_reply_clear(&reply);
-	assert_int_equal(run_shell("test -z \"$(ls -A '%s' 2>/dev/null | grep -v '^\\.')\"", f->pool),
+	assert_int_equal(test_run_shell("test -z \"$(ls -A '%s' 2>/dev/null | grep -v '^\\.')\"", f->pool),
 			 0);
 }
 

@@ -9,17 +9,13 @@
  * storage role still serves GetInfo and ListReplicas, and CreateReplica is
  * UNAVAILABLE with nothing left behind. Run from the top of the tree.
  */
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,36 +46,6 @@ struct fixture {
 	struct tls_files ours, theirs; /* our CA's client cert; another CA's */
 };
 
-static int run_shell(const char *fmt, ...)
-{
-	char *cmd;
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&cmd, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return -1;
-	r = system(cmd);
-	free(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
-}
-
-/* A TCP port nobody listens on right now. */
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
 
 static int group_setup(void **state)
 {
@@ -100,7 +66,7 @@ static int group_setup(void **state)
 		print_error("%s not found: run from the top of the tree\n", CERTS_LIB);
 		return -1;
 	}
-	if (run_shell("bash -c '. %s && make_tls_dir %s %s/ca && make_tls_dir %s %s/otherca'",
+	if (test_run_shell("bash -c '. %s && make_tls_dir %s %s/ca && make_tls_dir %s %s/otherca'",
 		      CERTS_LIB, f->tls, f->dir, f->other, f->dir)) {
 		print_error("openssl could not make the test certificates\n");
 		return -1;
@@ -120,7 +86,7 @@ static int group_teardown(void **state)
 	tls_files_clear(&f->ours);
 	tls_files_clear(&f->theirs);
 	if (f->dir[0] && !getenv("ATOMBLK_KEEP_TMP"))
-		run_shell("rm -rf '%s'", f->dir);
+		test_run_shell("rm -rf '%s'", f->dir);
 	free(f);
 	return 0;
 }
@@ -129,9 +95,9 @@ static int group_teardown(void **state)
 static int setup(void **state)
 {
 	struct fixture *f = *state;
-	int port = free_port(), r;
+	int port = test_free_port(), r;
 
-	if (port <= 0 || run_shell("rm -rf '%s' '%s'", f->pool, f->state))
+	if (port <= 0 || test_run_shell("rm -rf '%s' '%s'", f->pool, f->state))
 		return -1;
 	f->port = port;
 	snprintf(f->address, sizeof(f->address), "127.0.0.1:%d", port);
@@ -352,7 +318,7 @@ static void create_replica_without_nvmet_is_unavailable_and_leaves_nothing(void 
 	assert_int_equal(dir_entries(f->pool), 0);
 	snprintf(journal, sizeof(journal), "%s/storage.json", f->state);
 	if (access(journal, F_OK) == 0)
-		assert_int_equal(run_shell("grep -q '\"records\": *{}' '%s'", journal), 0);
+		assert_int_equal(test_run_shell("grep -q '\"records\": *{}' '%s'", journal), 0);
 
 	/* A bad request is refused for what it is, before nvmet is looked at. */
 	req.id = "../r1";
@@ -381,28 +347,28 @@ static void atomctl_target_calls_the_api_with_the_tls_dir(void **state)
 	const char *atomctl = getenv("ATOMBLK_ATOMCTL");
 
 	assert_non_null(atomctl);
-	assert_int_equal(run_shell("'%s' target --address %s --tls-dir %s GetInfo > %s/out", atomctl,
+	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s GetInfo > %s/out", atomctl,
 				   f->address, f->tls, f->dir),
 			 0);
-	assert_int_equal(run_shell("grep -q '\"nodeId\": \"test-node\"' %s/out", f->dir), 0);
-	assert_int_equal(run_shell("'%s' target --address %s --tls-dir %s GetInfo 2>/dev/null",
+	assert_int_equal(test_run_shell("grep -q '\"nodeId\": \"test-node\"' %s/out", f->dir), 0);
+	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s GetInfo 2>/dev/null",
 				   atomctl, f->address, f->other),
 			 10 + GRPC_STATUS_UNAVAILABLE);
-	assert_int_equal(run_shell("'%s' target --address %s --tls-dir %s CreateReplica "
+	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s CreateReplica "
 				   "'{\"id\": \"r1\", \"sizeBytes\": \"4096\"}' 2>/dev/null",
 				   atomctl, f->address, f->tls),
 			 10 + GRPC_STATUS_UNAVAILABLE);
 	/* SetLabels (api_version 2) is served and reached through atomctl's method table */
-	assert_int_equal(run_shell("'%s' target --address %s --tls-dir %s SetLabels "
+	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s SetLabels "
 				   "'{\"id\": \"r9\", \"set\": {\"atomblk.io/stale-legs\": \"1\"}}' "
 				   "2>/dev/null",
 				   atomctl, f->address, f->tls),
 			 10 + GRPC_STATUS_NOT_FOUND);
-	assert_int_equal(run_shell("'%s' target --list | grep -q SetLabels", atomctl), 0);
-	assert_int_equal(run_shell("'%s' target --address %s --tls-dir %s/none GetInfo 2>/dev/null",
+	assert_int_equal(test_run_shell("'%s' target --list | grep -q SetLabels", atomctl), 0);
+	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s/none GetInfo 2>/dev/null",
 				   atomctl, f->address, f->dir),
 			 1);
-	assert_int_equal(run_shell("'%s' target --address %s --tls-dir %s NoSuchMethod 2>/dev/null",
+	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s NoSuchMethod 2>/dev/null",
 				   atomctl, f->address, f->tls),
 			 2);
 }

@@ -8,11 +8,14 @@
  */
 #include "lib/agent_proc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,4 +345,34 @@ int agent_run_to_exit(const char *const argv[], int timeout_ms, int *ret_status,
 		*ret_output = agent_proc_read_log(&p);
 	agent_proc_cleanup(&p);
 	return r;
+}
+
+int test_run_shell(const char *fmt, ...)
+{
+	char *cmd;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -1;
+	r = system(cmd);
+	free(cmd);
+	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+int test_free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
 }

@@ -73,4 +73,13 @@ bool unix_socket_accepts(const char *path);
 /* monotonic_ms() - CLOCK_MONOTONIC in milliseconds. */
 long long monotonic_ms(void);
 
+/*
+ * test_run_shell() - run the formatted command with system(); its exit
+ * status, -1 when it could not run or died of a signal.
+ */
+int test_run_shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* test_free_port() - a loopback TCP port nobody listens on right now, or -1. */
+int test_free_port(void);
+
 #endif
