@@ -955,7 +955,7 @@ static grpc_status_code capabilities_check(Csi__V1__VolumeCapability *const *cap
 	if (!n)
 		return status_fail(ret_details, -EINVAL, "volume_capabilities are required");
 	for (size_t i = 0; i < n; i++)
-		if (ctrl_capability_check(caps[i], msg, sizeof(msg)) < 0)
+		if (csi_capability_check(caps[i], msg, sizeof(msg)) < 0)
 			return status_fail(ret_details, -EINVAL, "%s", msg);
 	return GRPC_STATUS_OK;
 }
@@ -1217,7 +1217,7 @@ static grpc_status_code controller_expand_volume(void *userdata, const ProtobufC
 		return status_fail(ret_details, -EINVAL, "volume_id is required");
 	if (!range)
 		return status_fail(ret_details, -EINVAL, "capacity_range is required");
-	if (req->volume_capability && ctrl_capability_check(req->volume_capability, why, sizeof(why)) < 0)
+	if (req->volume_capability && csi_capability_check(req->volume_capability, why, sizeof(why)) < 0)
 		return status_fail(ret_details, -EINVAL, "%s", why);
 	r = ctrl_size_pick(range->required_bytes, range->limit_bytes, 0, &size, why, sizeof(why));
 	if (r < 0)
@@ -1280,7 +1280,7 @@ static void validate_match(const Csi__V1__ValidateVolumeCapabilitiesRequest *req
 
 	why[0] = '\0';
 	for (size_t i = 0; i < req->n_volume_capabilities; i++)
-		if (ctrl_capability_check(req->volume_capabilities[i], why, why_size) < 0)
+		if (csi_capability_check(req->volume_capabilities[i], why, why_size) < 0)
 			return;
 	if (req->n_parameters) {
 		if (params_parse(req->n_parameters, (void *const *)req->parameters, &p, why,
@@ -1574,7 +1574,7 @@ static grpc_status_code controller_get_capacity(void *userdata, const ProtobufCM
 		return status_fail(ret_details, r, "%s", why);
 	/* Capabilities no volume can have: no capacity for them. */
 	for (size_t i = 0; i < req->n_volume_capabilities; i++)
-		supported &= ctrl_capability_check(req->volume_capabilities[i], why, sizeof(why)) == 0;
+		supported &= csi_capability_check(req->volume_capabilities[i], why, sizeof(why)) == 0;
 	if (supported) {
 		grpc_status_code code = view_take(c, &view, ret_details);
 

@@ -12,7 +12,6 @@
 #include <openssl/sha.h>
 
 #include "csi/controller_place.h"
-#include "lib/fsutil.h"
 
 #define CO_PARAMETER_PREFIX "csi.storage.k8s.io/"
 
@@ -152,41 +151,6 @@ bool ctrl_size_in_range(uint64_t size, int64_t required, int64_t limit)
 {
 	return (required <= 0 || size >= (uint64_t)required) &&
 	       (limit <= 0 || size <= (uint64_t)limit);
-}
-
-int ctrl_capability_check(const Csi__V1__VolumeCapability *cap, char *msg, size_t msg_size)
-{
-	if (!cap)
-		return bad(-EINVAL, msg, msg_size, "a volume capability is empty");
-	if (!cap->access_mode)
-		return bad(-EINVAL, msg, msg_size, "volume capability has no access_mode");
-	switch (cap->access_mode->mode) {
-	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_WRITER:
-	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_READER_ONLY:
-	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_SINGLE_WRITER:
-	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_MULTI_WRITER:
-		break;
-	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__MULTI_NODE_READER_ONLY:
-	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__MULTI_NODE_SINGLE_WRITER:
-	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__MULTI_NODE_MULTI_WRITER:
-		return bad(-EINVAL, msg, msg_size,
-			   "access mode %d (MULTI_NODE_*) is not supported: a volume is "
-			   "assembled on one node at a time",
-			   (int)cap->access_mode->mode);
-	default:
-		return bad(-EINVAL, msg, msg_size, "access mode %d is not supported",
-			   (int)cap->access_mode->mode);
-	}
-	if (cap->access_type_case == CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK)
-		return 0;
-	if (cap->access_type_case != CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_MOUNT || !cap->mount)
-		return bad(-EINVAL, msg, msg_size,
-			   "volume capability needs an access type (block or mount)");
-	if (cap->mount->fs_type && cap->mount->fs_type[0] &&
-	    !fsutil_fs_supported(cap->mount->fs_type))
-		return bad(-EINVAL, msg, msg_size, "fs_type \"%s\" is not supported (ext4 or xfs)",
-			   cap->mount->fs_type);
-	return 0;
 }
 
 bool ctrl_segment_matches(const struct ctrl_segment *node, const struct ctrl_segment *segment)

@@ -76,14 +76,6 @@ int ctrl_size_pick(int64_t required, int64_t limit, uint64_t minimum, uint64_t *
 /* ctrl_size_in_range() - @size satisfies the range (0 = unset bound). */
 bool ctrl_size_in_range(uint64_t size, int64_t required, int64_t limit);
 
-/*
- * ctrl_capability_check() - a capability the volumes serve: block, or mount
- * with ext4, xfs or no fs type; a single-node access mode (a volume is
- * assembled on one node's atom disk). MULTI_NODE_* is "not supported".
- * Return: 0, or -EINVAL with @msg naming what is wrong.
- */
-int ctrl_capability_check(const Csi__V1__VolumeCapability *cap, char *msg, size_t msg_size);
-
 /* ctrl_segment_matches() - @node's topology has every key of @segment with its value. */
 bool ctrl_segment_matches(const struct ctrl_segment *node, const struct ctrl_segment *segment);
 

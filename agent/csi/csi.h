@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "csi.pb-c.h"
 #include "lib/config.h"
 #include "lib/rpc_server.h"
 #include "lib/target_client.h"
@@ -39,6 +40,14 @@ struct csi_plugin {
 
 /* csi_identity_register() - add the Identity service's methods to @server. */
 int csi_identity_register(struct rpc_server *server, struct csi_plugin *plugin);
+
+/*
+ * csi_capability_check() - a capability the volumes serve: block, or mount
+ * with ext4, xfs or no fs type; a single-node access mode (a volume is
+ * assembled on one node's atom disk). MULTI_NODE_* is "not supported".
+ * Return: 0, or -EINVAL with @msg (@msg_size > 0) naming what is wrong.
+ */
+int csi_capability_check(const Csi__V1__VolumeCapability *cap, char *msg, size_t msg_size);
 
 /* csi_plugin_ready() - what Probe answers: serving and the kernel side ready. */
 bool csi_plugin_ready(struct csi_plugin *plugin);

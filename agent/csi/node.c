@@ -287,40 +287,13 @@ static bool access_mode_readonly(Csi__V1__VolumeCapability__AccessMode__Mode mod
 static bool capability_valid(const Csi__V1__VolumeCapability *cap, char **ret_details,
 			     grpc_status_code *ret_code)
 {
-	if (!cap) {
-		*ret_code = status_fail(ret_details, -EINVAL, "volume_capability is required");
-		return false;
-	}
-	if (!cap->access_mode) {
-		*ret_code = status_fail(ret_details, -EINVAL, "volume_capability.access_mode is required");
-		return false;
-	}
-	switch (cap->access_mode->mode) {
-	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_WRITER:
-	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_READER_ONLY:
-	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_SINGLE_WRITER:
-	case CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_MULTI_WRITER:
-		break;
-	default:
-		*ret_code = status_fail(ret_details, -EINVAL,
-				 "access mode %d is not supported (single-node modes only)",
-				 (int)cap->access_mode->mode);
-		return false;
-	}
-	if (cap->access_type_case == CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK)
+	char msg[256];
+	int r = csi_capability_check(cap, msg, sizeof(msg));
+
+	if (r == 0)
 		return true;
-	if (cap->access_type_case != CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_MOUNT || !cap->mount) {
-		*ret_code = status_fail(ret_details, -EINVAL,
-				 "volume_capability needs an access type (block or mount)");
-		return false;
-	}
-	if (cap->mount->fs_type[0] && !fsutil_fs_supported(cap->mount->fs_type)) {
-		*ret_code =
-			status_fail(ret_details, -EINVAL, "fs_type '%s' is not supported (ext4 or xfs)",
-			     cap->mount->fs_type);
-		return false;
-	}
-	return true;
+	*ret_code = status_fail(ret_details, r, "volume_capability: %s", msg);
+	return false;
 }
 
 /* The capability's mount_flags as MS_* flags and filesystem data. */

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "csi/controller_place.h"
+#include "csi/csi.h"
 
 static void ids_are_a_prefix_and_32_hex_digits_of_the_names_sha256(void **state)
 {
@@ -125,33 +126,33 @@ static void capabilities_block_mount_single_node_only(void **state)
 	Csi__V1__VolumeCapability cap = CSI__V1__VOLUME_CAPABILITY__INIT;
 	char msg[CTRL_MSG_MAX];
 
-	assert_int_equal(ctrl_capability_check(&cap, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(csi_capability_check(&cap, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "access_mode"));
 	cap.access_mode = &mode;
 	mode.mode = CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_WRITER;
-	assert_int_equal(ctrl_capability_check(&cap, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(csi_capability_check(&cap, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "access type"));
 	cap.access_type_case = CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_BLOCK;
 	cap.block = &block;
-	assert_int_equal(ctrl_capability_check(&cap, msg, sizeof(msg)), 0);
+	assert_int_equal(csi_capability_check(&cap, msg, sizeof(msg)), 0);
 	cap.access_type_case = CSI__V1__VOLUME_CAPABILITY__ACCESS_TYPE_MOUNT;
 	cap.mount = &mount;
-	assert_int_equal(ctrl_capability_check(&cap, msg, sizeof(msg)), 0);
+	assert_int_equal(csi_capability_check(&cap, msg, sizeof(msg)), 0);
 	mount.fs_type = "xfs";
-	assert_int_equal(ctrl_capability_check(&cap, msg, sizeof(msg)), 0);
+	assert_int_equal(csi_capability_check(&cap, msg, sizeof(msg)), 0);
 	mount.fs_type = "btrfs";
-	assert_int_equal(ctrl_capability_check(&cap, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(csi_capability_check(&cap, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "btrfs"));
 	mount.fs_type = "ext4";
 	mode.mode = CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__SINGLE_NODE_MULTI_WRITER;
-	assert_int_equal(ctrl_capability_check(&cap, msg, sizeof(msg)), 0);
+	assert_int_equal(csi_capability_check(&cap, msg, sizeof(msg)), 0);
 	mode.mode = CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__MULTI_NODE_MULTI_WRITER;
-	assert_int_equal(ctrl_capability_check(&cap, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(csi_capability_check(&cap, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "not supported"));
 	mode.mode = CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__MULTI_NODE_READER_ONLY;
-	assert_int_equal(ctrl_capability_check(&cap, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(csi_capability_check(&cap, msg, sizeof(msg)), -EINVAL);
 	mode.mode = CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__UNKNOWN;
-	assert_int_equal(ctrl_capability_check(&cap, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(csi_capability_check(&cap, msg, sizeof(msg)), -EINVAL);
 }
 
 /* Three zones, four nodes: a, b in zone 1, c in 2, d in 3. */
