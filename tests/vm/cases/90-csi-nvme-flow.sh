@@ -161,14 +161,7 @@ ctrl OK DeleteSnapshot "{\"snapshotId\":\"$SNAP\"}"
 for v in "$CLONE" "$VOL"; do
 	ctrl OK DeleteVolume "{\"volumeId\":\"$v\"}" && ctrl OK DeleteVolume "{\"volumeId\":\"$v\"}"
 done
-for p in 2 3 4; do
-	left=$(pool_files $p)
-	[ -z "$left" ] || t_fail "pool $p: $(echo $left) left"
-done
-left=$(ls $NVMET/subsystems)
-[ -z "$left" ] || t_fail "nvmet subsystems left: $(echo $left)"
-[ -z "$(nvme_transports)" ] || t_fail "NVMe controllers left: $(ls /sys/class/nvme)"
-[ -z "$(atomtool list)" ] || t_fail "atom disks left: $(atomtool list | tr '\n' ' ')"
+nothing_left 2 3 4
 t_end
 
 # A volume expanded before its first stage: the CO stages it with the
@@ -256,12 +249,7 @@ rdma_flow rdma rdma
 rdma_flow auto auto
 
 t_begin nvme-flow/teardown
-for p in 2 3 4; do
-	left=$(pool_files $p)
-	[ -z "$left" ] || t_fail "pool $p: $(echo $left) left"
-done
-left=$(nvmet_left)
-[ -z "$left" ] || t_fail "left in nvmet's configfs: $(echo $left)"
+nothing_left 2 3 4
 stop_pid "$NODE_PID" && stop_pid "$CTRL_PID"
 for n in 2 3 4; do storage_stop $n; done
 t_end

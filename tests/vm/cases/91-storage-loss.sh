@@ -116,13 +116,7 @@ t_end
 t_begin storage-loss/cleanup
 volume_unstage "$VOL" p1
 ctrl OK DeleteVolume "{\"volumeId\":\"$VOL\"}"
-for p in 2 3 4; do
-	left=$(pool_files $p)
-	[ -z "$left" ] || t_fail "pool $p: $(echo $left) left"
-done
-left=$(nvmet_left)
-[ -z "$left" ] || t_fail "left in nvmet's configfs: $(echo $left)"
-[ -z "$(nvme_transports)" ] || t_fail "NVMe controllers left"
+nothing_left 2 3 4
 stop_pid "$NODE_PID" && stop_pid "$CTRL_PID"
 for n in 2 3 4; do storage_stop $n; done
 t_end

@@ -195,6 +195,20 @@ disk_of() { atomtool list | awk -v id="$1" '$1 == id { sub("^/dev/", "", $2); pr
 # nvme_transports: the transport of every connected NVMe controller, one per line.
 nvme_transports() { cat /sys/class/nvme/nvme*/transport 2>/dev/null; }
 
+# nothing_left N...: no file in pools N..., nothing of ours in nvmet's
+# configfs, no NVMe controller and no atom disk (a failure for each).
+nothing_left() {
+	local p left
+	for p in "$@"; do
+		left=$(pool_files "$p")
+		[ -z "$left" ] || t_fail "pool $p: $(echo $left) left"
+	done
+	left=$(nvmet_left)
+	[ -z "$left" ] || t_fail "left in nvmet's configfs: $(echo $left)"
+	[ -z "$(nvme_transports)" ] || t_fail "NVMe controllers left: $(ls /sys/class/nvme)"
+	[ -z "$(atomtool list)" ] || t_fail "atom disks left: $(atomtool list | tr '\n' ' ')"
+}
+
 # nvmet_left: subsystems, ports' subsystem links and host entries still in
 # configfs, one per line (ports themselves stay: a storage node listens).
 nvmet_left() {
