@@ -443,7 +443,6 @@ int main(int argc, char *argv[])
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	plugin.mode = cfg.mode;
 	plugin.node_id = cfg.node_id;
 	plugin.test_probe_delay_ms = test_probe_delay_ms();
 	server_cfg.unix_path = cfg.endpoint.kind == ENDPOINT_UNIX ? cfg.endpoint.path : NULL;

@@ -20,7 +20,6 @@ struct tls_files;
 
 /* State shared by every CSI service of one agent process. */
 struct csi_plugin {
-	enum agent_mode mode; /* which services this process runs */
 	const char *node_id; /* this node's id (node and all modes) */
 	atomic_bool serving; /* listeners up: set by main once started */
 	bool controller_registered; /* the Controller service answers calls */

@@ -120,7 +120,7 @@ static grpc_status_code identity_get_plugin_capabilities(void *userdata,
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;
 	csi__v1__get_plugin_capabilities_response__init(resp);
 	*ret_resp = &resp->base;
-	controller = plugin->mode != AGENT_MODE_NODE && plugin->controller_registered;
+	controller = plugin->controller_registered;
 	if ((controller &&
 	     capabilities_add_service(
 		     resp, CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__CONTROLLER_SERVICE) < 0) ||
