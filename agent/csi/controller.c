@@ -2040,12 +2040,6 @@ int csi_controller_register(struct rpc_server *server, struct csi_controller *c)
 		{ "/csi.v1.Controller/ListSnapshots", &csi__v1__list_snapshots_request__descriptor,
 		  controller_list_snapshots, c },
 	};
-	int r;
 
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		r = rpc_server_add_method(server, &methods[i]);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return rpc_server_add_methods(server, methods, sizeof(methods) / sizeof(methods[0]));
 }

@@ -174,12 +174,6 @@ int csi_identity_register(struct rpc_server *server, struct csi_plugin *plugin)
 		{ "/csi.v1.Identity/Probe", &csi__v1__probe_request__descriptor, identity_probe,
 		  plugin },
 	};
-	int r;
 
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		r = rpc_server_add_method(server, &methods[i]);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return rpc_server_add_methods(server, methods, sizeof(methods) / sizeof(methods[0]));
 }

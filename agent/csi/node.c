@@ -2229,12 +2229,6 @@ int csi_node_register(struct rpc_server *server, struct csi_node *node)
 		{ "/csi.v1.Node/NodeGetInfo", &csi__v1__node_get_info_request__descriptor,
 		  node_get_info, node },
 	};
-	int r;
 
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		r = rpc_server_add_method(server, &methods[i]);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return rpc_server_add_methods(server, methods, sizeof(methods) / sizeof(methods[0]));
 }

@@ -174,6 +174,17 @@ int rpc_server_add_method(struct rpc_server *s, const struct rpc_method *method)
 	return 0;
 }
 
+int rpc_server_add_methods(struct rpc_server *s, const struct rpc_method *methods, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = rpc_server_add_method(s, &methods[i]);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* --- calls ------------------------------------------------------------------ */
 
 static void rpc_call_free(struct rpc_call *c)

@@ -78,6 +78,9 @@ int rpc_server_new(const struct rpc_server_config *cfg, struct rpc_server **ret)
  */
 int rpc_server_add_method(struct rpc_server *s, const struct rpc_method *method);
 
+/* rpc_server_add_methods() - rpc_server_add_method() for @n methods; the first error. */
+int rpc_server_add_methods(struct rpc_server *s, const struct rpc_method *methods, size_t n);
+
 /*
  * rpc_server_start() - bind the listeners and start serving.
  * Return: 0; -EADDRINUSE if another live server owns the unix socket (lock
