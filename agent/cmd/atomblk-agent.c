@@ -54,6 +54,17 @@ static void log_call(void *userdata, const char *method, grpc_status_code status
 		  method, status_name(status), (long long)duration_us, details ? details : "");
 }
 
+/*
+ * Debug only: with log_call's "call finished", shows which calls were waiting
+ * for a worker or in a handler at any moment (tests wait on it too).
+ */
+static void log_accept(void *userdata, const char *method)
+{
+	(void)userdata;
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		log_write(LOG_LEVEL_DEBUG, "call accepted", "method=%s", method);
+}
+
 /* The server's observer when metrics are on: log, then count. */
 static void log_and_count_call(void *userdata, const char *method, grpc_status_code status,
 			       const char *details, int64_t duration_us)
@@ -451,6 +462,7 @@ int main(int argc, char *argv[])
 								     NULL;
 	server_cfg.workers = cfg.workers;
 	server_cfg.observer = log_call;
+	server_cfg.on_accept = log_accept;
 	if (cfg.metrics_addr[0]) {
 		r = metrics_new(cfg.state_dir, &metrics);
 		if (r == 0)

@@ -92,6 +92,7 @@ struct rpc_server {
 	struct rpc_call *jobs_head, *jobs_tail; /* accepted calls waiting for a worker */
 	bool workers_quit; /* workers exit once the queue is empty */
 	unsigned int busy_workers; /* workers running a call */
+	unsigned int open_calls; /* accepted, final batch not yet completed */
 	bool grpc_shutdown_done; /* the shutdown tag arrived */
 
 	atomic_bool shutting_down; /* no more requests are posted */
@@ -202,6 +203,19 @@ static void rpc_call_free(struct rpc_call *c)
 	free(c);
 }
 
+/* An accepted call is over (its final batch completed or could not start). */
+static void rpc_call_close(struct rpc_call *c)
+{
+	struct rpc_server *s = c->server;
+
+	rpc_call_free(c);
+	pthread_mutex_lock(&s->lock);
+	s->open_calls--;
+	if (atomic_load(&s->shutting_down))
+		pthread_cond_broadcast(&s->wake); /* rpc_server_shutdown() waits for it */
+	pthread_mutex_unlock(&s->lock);
+}
+
 /*
  * Post one request for @method (NULL: the generic request that catches every
  * unregistered method). RPC_REQUESTS_PER_METHOD requests per method (one
@@ -270,7 +284,7 @@ static void rpc_call_finish(struct rpc_call *c, grpc_status_code status, const c
 
 	c->tag = RPC_TAG_CALL_DONE;
 	if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK)
-		rpc_call_free(c); /* no completion will come for it */
+		rpc_call_close(c); /* no completion will come for it */
 }
 
 /* Decode the request payload; NULL if it is missing or not a valid message. */
@@ -444,7 +458,12 @@ static void *rpc_cq_main(void *arg)
 			}
 			if (!atomic_load(&s->shutting_down))
 				rpc_post_request(s, c->method);
+			pthread_mutex_lock(&s->lock);
+			s->open_calls++;
+			pthread_mutex_unlock(&s->lock);
 			c->start_us = monotonic_us();
+			if (c->method && s->cfg.on_accept)
+				s->cfg.on_accept(s->cfg.observer_userdata, c->method->method.path);
 			if (c->method)
 				rpc_job_push(s, c);
 			else
@@ -452,7 +471,7 @@ static void *rpc_cq_main(void *arg)
 			break;
 		case RPC_TAG_CALL_DONE:
 			rpc_observe(s, c);
-			rpc_call_free(c);
+			rpc_call_close(c);
 			break;
 		default:
 			break;
@@ -658,25 +677,36 @@ static struct timespec deadline_after_ms(int timeout_ms)
 	return deadline;
 }
 
-/*
- * Wait until the server is quiescent — grpc's shutdown tag arrived (every
- * call finished or was cancelled, on grpc's side) and no worker runs or has
- * a queued call — or until @deadline. A cancelled call is "finished" for
- * grpc while its handler may still be running, hence both conditions.
- */
-static bool rpc_wait_quiescent(struct rpc_server *s, const struct timespec *deadline)
+/* Every accepted call answered and delivered, and no handler running. */
+static bool rpc_calls_done_locked(const struct rpc_server *s)
 {
-	bool quiescent;
+	return !s->open_calls && !s->jobs_head && !s->busy_workers;
+}
+
+/* ... and grpc's shutdown tag arrived: nothing of the server is in use. */
+static bool rpc_quiescent_locked(const struct rpc_server *s)
+{
+	return s->grpc_shutdown_done && rpc_calls_done_locked(s);
+}
+
+/*
+ * Wait until @done(s) holds or until @deadline. A cancelled call is
+ * "finished" for grpc while its handler may still be running, hence the
+ * worker counts next to grpc's tag.
+ */
+static bool rpc_wait_until(struct rpc_server *s, bool (*done)(const struct rpc_server *),
+			   const struct timespec *deadline)
+{
+	bool ok;
 
 	pthread_mutex_lock(&s->lock);
-	for (;;) {
-		quiescent = s->grpc_shutdown_done && !s->jobs_head && !s->busy_workers;
-		if (quiescent || pthread_cond_timedwait(&s->wake, &s->lock, deadline) == ETIMEDOUT)
+	while (!(ok = done(s)))
+		if (pthread_cond_timedwait(&s->wake, &s->lock, deadline) == ETIMEDOUT) {
+			ok = done(s);
 			break;
-	}
-	quiescent = s->grpc_shutdown_done && !s->jobs_head && !s->busy_workers;
+		}
 	pthread_mutex_unlock(&s->lock);
-	return quiescent;
+	return ok;
 }
 
 static void rpc_release_unix_path(struct rpc_server *s)
@@ -700,21 +730,26 @@ int rpc_server_shutdown(struct rpc_server *s, int timeout_ms)
 
 	/*
 	 * Stop accepting: listeners close, pending requests fail, calls already
-	 * accepted keep running. The shutdown tag arrives once grpc is done
-	 * with every call; rpc_wait_quiescent() also waits for the workers.
+	 * accepted keep running until they are answered.
 	 */
 	deadline = deadline_after_ms(timeout_ms);
 	atomic_store(&s->shutting_down, true);
 	grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
-	if (!rpc_wait_quiescent(s, &deadline)) {
+	if (!rpc_wait_until(s, rpc_calls_done_locked, &deadline)) {
 		r = -ETIMEDOUT;
 		atomic_store(&s->refuse_queued, true);
-		grpc_server_cancel_all_calls(s->server);
-		deadline = deadline_after_ms(RPC_CANCEL_GRACE_MS);
-		if (!rpc_wait_quiescent(s, &deadline)) {
-			s->stuck = true; /* a handler is still running: leave everything */
-			return -EBUSY;
-		}
+	}
+	/*
+	 * Cancel what is left. With every call answered this cancels nothing
+	 * and only closes the connections: grpc's shutdown tag waits for every
+	 * connection to go, and an idle client (the kubelet keeps one open)
+	 * would otherwise hold the agent for the whole timeout.
+	 */
+	grpc_server_cancel_all_calls(s->server);
+	deadline = deadline_after_ms(RPC_CANCEL_GRACE_MS);
+	if (!rpc_wait_until(s, rpc_quiescent_locked, &deadline)) {
+		s->stuck = true; /* a handler is still running: leave everything */
+		return -EBUSY;
 	}
 
 	/* Workers are idle and the queue empty: they exit at once. */

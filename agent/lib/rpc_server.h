@@ -52,6 +52,9 @@ struct rpc_method {
 typedef void (*rpc_call_observer_fn)(void *userdata, const char *method, grpc_status_code status,
 				     const char *details, int64_t duration_us);
 
+/* Called once per accepted call, before it waits for a worker (cq thread). */
+typedef void (*rpc_call_accept_fn)(void *userdata, const char *method);
+
 struct rpc_server_config {
 	const char *unix_path; /* absolute unix socket path, or NULL */
 	const char *tcp_address; /* "host:port" for a TCP listener, or NULL */
@@ -66,6 +69,7 @@ struct rpc_server_config {
 	unsigned int workers; /* worker threads (1..64) */
 	rpc_call_observer_fn observer; /* optional, e.g. for logs and metrics */
 	void *observer_userdata;
+	rpc_call_accept_fn on_accept; /* optional; gets observer_userdata */
 };
 
 /* rpc_server_new() - create a server (calls grpc_init()); nothing is bound yet. */
@@ -96,7 +100,9 @@ int rpc_server_tcp_port(const struct rpc_server *s);
  * rpc_server_shutdown() - stop accepting calls and let in-flight calls
  * finish for up to @timeout_ms; after that, cancel them (queued calls are
  * answered UNAVAILABLE without running their handler) and wait up to one
- * more second for running handlers to return.
+ * more second for running handlers to return. Open connections are closed
+ * as soon as every accepted call is answered: an idle client does not hold
+ * the shutdown.
  * Return: 0 if every call finished in time; -ETIMEDOUT if calls had to be
  * cancelled; -EBUSY if a handler is still running (the server cannot be
  * freed: the process should exit).

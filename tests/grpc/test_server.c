@@ -246,16 +246,46 @@ static void two_hundred_concurrent_calls_all_succeed(void **state)
 struct sigterm_plan {
 	struct agent_proc *agent;
 	int delay_ms;
+	int wait_accepted; /* first wait for this many "call accepted" log lines */
 	bool wait_for_exit; /* wait (up to 5 s) for the agent to exit */
 	long long exit_ms; /* SIGTERM to exit, when waited for */
 	int exit_status;
 };
+
+static int count_lines_with(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* Wait (up to 10 s) until the agent has logged @n accepted calls. */
+static void wait_for_accepted_calls(const struct agent_proc *agent, int n)
+{
+	long long until = monotonic_ms() + 10000;
+	int seen = 0;
+
+	while (monotonic_ms() < until) {
+		char *log = agent_proc_read_log(agent);
+
+		seen = count_lines_with(log, "msg=\"call accepted\"");
+		free(log);
+		if (seen >= n)
+			return;
+		usleep(10 * 1000);
+	}
+	print_error("only %d of %d calls accepted after 10 s\n", seen, n);
+}
 
 static void sigterm_after_delay(void *data)
 {
 	struct sigterm_plan *plan = data;
 	long long sent;
 
+	if (plan->wait_accepted)
+		wait_for_accepted_calls(plan->agent, plan->wait_accepted);
 	usleep((useconds_t)plan->delay_ms * 1000);
 	sent = monotonic_ms();
 	kill(plan->agent->pid, SIGTERM);
@@ -265,17 +295,21 @@ static void sigterm_after_delay(void *data)
 
 /*
  * Probe sleeps 600 ms (test fault injection); 8 calls on 4 workers take
- * about 1.2 s. SIGTERM lands 250 ms in, with every call accepted (4 running,
- * 4 queued): all of them must still complete OK, and the agent must exit 0
- * once they have.
+ * about 1.2 s. SIGTERM lands once the agent has accepted all 8 (its debug
+ * log says so; 4 running, 4 queued): all of them must still complete OK, and
+ * the agent must exit 0 once they have. A call the agent has not yet received
+ * when SIGTERM lands is refused, rightly, so the test must not guess.
  */
 static void sigterm_lets_calls_in_flight_complete_then_exits_0(void **state)
 {
 	enum { CALLS = 8 };
-	const char *const args[] = { "--workers", "4", "--shutdown-timeout", "5s", NULL };
+	const char *const args[] = { "--workers",	   "4",	 "--shutdown-timeout",
+				     "5s",		   "--log-level", "debug",
+				     NULL };
 	struct concurrent_call calls[CALLS];
 	struct agent_proc agent;
-	struct sigterm_plan plan = { .agent = &agent, .delay_ms = 250 };
+	/* the connecting Probe below, then the 8 */
+	struct sigterm_plan plan = { .agent = &agent, .wait_accepted = CALLS + 1 };
 	struct rpc_client *client;
 	long long start;
 
@@ -330,6 +364,41 @@ static void a_call_longer_than_the_shutdown_timeout_does_not_hold_the_agent(void
 		dump_log(&agent);
 	assert_true(plan.exit_ms >= 0 && plan.exit_ms < 2500);
 	assert_int_not_equal(calls[0].status, STATUS_OK); /* cancelled, not answered */
+	rpc_client_free(client);
+	agent_proc_cleanup(&agent);
+}
+
+/*
+ * The kubelet keeps its connection to the CSI socket open between calls. An
+ * idle connection (a grpc client after a call, or a raw socket that never
+ * spoke HTTP/2) must not hold SIGTERM for the whole --shutdown-timeout: the
+ * agent exits 0 at once. Before the fix it waited 30 s here and exited 1
+ * saying in-flight calls were cancelled.
+ */
+static void idle_connections_do_not_hold_the_shutdown(void **state)
+{
+	const char *const args[] = { "--shutdown-timeout", "30s", NULL };
+	struct agent_proc agent;
+	struct rpc_client *client;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int raw;
+	char *log;
+
+	start_or_fail(&agent, args);
+	client = client_for(agent.sock);
+	assert_int_equal(probe(client, NULL), STATUS_OK);
+	raw = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(raw >= 0);
+	assert_true(strlen(agent.sock) < sizeof(addr.sun_path));
+	memcpy(addr.sun_path, agent.sock, strlen(agent.sock) + 1);
+	assert_int_equal(connect(raw, (struct sockaddr *)&addr, sizeof(addr)), 0);
+
+	stop_cleanly(&agent, 10000); /* well inside the 30 s timeout */
+	log = agent_proc_read_log(&agent);
+	assert_non_null(log);
+	assert_null(strstr(log, "cancelled"));
+	free(log);
+	close(raw);
 	rpc_client_free(client);
 	agent_proc_cleanup(&agent);
 }
@@ -505,6 +574,7 @@ int main(void)
 		cmocka_unit_test(two_hundred_concurrent_calls_all_succeed),
 		cmocka_unit_test(sigterm_lets_calls_in_flight_complete_then_exits_0),
 		cmocka_unit_test(a_call_longer_than_the_shutdown_timeout_does_not_hold_the_agent),
+		cmocka_unit_test(idle_connections_do_not_hold_the_shutdown),
 		cmocka_unit_test(
 			second_agent_on_the_same_socket_refuses_and_the_first_keeps_serving),
 		cmocka_unit_test(a_foreign_live_server_on_the_path_is_not_replaced),
