@@ -1,9 +1,12 @@
 #!/bin/bash
 # Runs inside the node VM (tests/bench/kmod.sh adds it as /extra/kmod-guest.sh).
-# 4 KiB random IO at queue depth 16 with verifyio on ext4, RAM legs:
+# 4 KiB random IO at queue depth 16 with verifyio on ext4, RAM legs of two
+# kinds: brd (bio-based: no blk-mq layer of its own) and memory-backed
+# null_blk (blk-mq, like the NVMe-oF namespaces real legs are):
 #   - raw leg vs linear atom volume (writes),
 #   - md RAID-1 vs atom 2-way mirror over the same legs (writes, then reads),
 #   - pause per client swap, from the writer's view and from last_pause_us.
+# Names of the null_blk runs end in "-mq".
 # Prints "BENCH key=value ..." lines for the host to tabulate.
 . /tests/lib.sh
 SECS=${BENCH_SECS:-6}
@@ -11,6 +14,8 @@ SWAPS=${BENCH_SWAPS:-25}
 FILE_SIZE=96M
 
 make_ram_legs 4 160 || exit 1
+modprobe null_blk nr_devices=4 queue_mode=2 memory_backed=1 gb=1 irqmode=0 \
+	submit_queues=1 hw_queue_depth=64 || { echo "BENCH error=null_blk"; exit 1; }
 modprobe raid1
 load_atom || exit 1
 load_client a || exit 1
@@ -37,23 +42,33 @@ run_io() {
 # Alternating rounds (the host averages them), so a change of host load
 # during the run hits both sides of a ratio alike.
 dev=$(atomtool create b-linear 150M linear /dev/ram1)
+dev_mq=$(atomtool create b-linear-mq 150M linear /dev/nullb1)
 echo "BENCH linear-scheduler=$(cat /sys/block/${dev#/dev/}/queue/scheduler) rotational=$(cat /sys/block/${dev#/dev/}/queue/rotational)"
 for round in 1 2; do
 	run_io raw-leg /dev/ram0 0
 	run_io linear "$dev" 0
+	run_io raw-leg-mq /dev/nullb0 0
+	run_io linear-mq "$dev_mq" 0
 done
+atomtool remove b-linear-mq
 
-for round in 1 2; do
+# mirror_vs_md SUFFIX LEG LEG: one round of md RAID-1 then the atom mirror.
+mirror_vs_md() {
+	local sfx=$1 a=$2 b=$3 dev_m
 	mdadm --create /dev/md0 --run --quiet --level=1 --raid-devices=2 --assume-clean \
-		--bitmap=none --metadata=1.2 /dev/ram2 /dev/ram3 || echo "BENCH error=mdadm"
-	run_io md-raid1-write /dev/md0 0
-	run_io md-raid1-read /dev/md0 100
+		--bitmap=none --metadata=1.2 "$a" "$b" || echo "BENCH error=mdadm"
+	run_io "md-raid1-write$sfx" /dev/md0 0
+	run_io "md-raid1-read$sfx" /dev/md0 100
 	mdadm --stop /dev/md0 --quiet
-	mdadm --zero-superblock /dev/ram2 /dev/ram3
-	dev_m=$(atomtool create b-mirror 150M mirror /dev/ram2 /dev/ram3)
-	run_io mirror-write "$dev_m" 0
-	run_io mirror-read "$dev_m" 100
+	mdadm --zero-superblock "$a" "$b"
+	dev_m=$(atomtool create b-mirror 150M mirror "$a" "$b")
+	run_io "mirror-write$sfx" "$dev_m" 0
+	run_io "mirror-read$sfx" "$dev_m" 100
 	atomtool remove b-mirror
+}
+for round in 1 2; do
+	mirror_vs_md "" /dev/ram2 /dev/ram3
+	mirror_vs_md -mq /dev/nullb2 /dev/nullb3
 done
 
 # Pause per swap on the mounted linear volume.
