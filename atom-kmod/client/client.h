@@ -35,6 +35,7 @@ struct client_leg {
 	sector_t start; /* linear: first volume sector on this leg */
 	bool faulty; /* an IO failed or no device; READ_ONCE/WRITE_ONCE */
 	u32 flags; /* ATOMBLK_LEG_* from create, kept in the record */
+	atomic_t reads_in_flight; /* read bios sent and not yet completed */
 };
 
 /* The leg was missing at creation: it has no path and never a device. */
@@ -52,7 +53,7 @@ struct client_volume {
 	sector_t size; /* volume size in sectors */
 	u64 generation; /* atom generation when created or adopted */
 	struct atom_disk *disk; /* the atom's disk, NULL until added */
-	atomic_t read_cursor; /* mirror: round-robin start for reads */
+	atomic_t read_cursor; /* mirror: where the search for a read leg starts */
 };
 
 /*

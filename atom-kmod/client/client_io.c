@@ -5,8 +5,10 @@
  * Linear: the legs are concatenated; a request crossing a leg boundary is
  * split there. Mirror: a write goes to every healthy leg and succeeds when
  * at least one leg took it (failing legs are marked faulty and dropped from
- * later IO); a read goes to one healthy leg, picked round-robin, and is
- * retried on another leg when it fails. A flush goes to every healthy leg.
+ * later IO); a read goes to the healthy leg with the fewest reads in
+ * flight (ties taken in turn, so equal legs share the reads evenly; a slow
+ * or busy leg gets fewer), and is retried on another leg when it fails. A
+ * flush goes to every healthy leg.
  *
  * The request ends when every bio of the last round has completed. Bio
  * completions put the last reference inside an RCU read section, so the
@@ -54,19 +56,30 @@ static unsigned long client_write_legs(struct client_volume *vol)
 	return legs;
 }
 
-/* Mirror: a healthy leg not tried yet, round-robin; -1 if none is left. */
+/*
+ * Mirror: of the healthy legs not tried yet, the one with the fewest reads in
+ * flight, searching from a rotating start so ties alternate; -1 if none is
+ * left. The counts are read without a lock: a stale count only costs
+ * balance.
+ */
 static int client_pick_read_leg(struct client_io *io)
 {
 	struct client_volume *vol = io->vol;
 	unsigned int start = atomic_inc_return(&vol->read_cursor);
+	int best = -1, best_in_flight = INT_MAX, in_flight;
 	unsigned int n, i;
 
 	for (n = 0; n < vol->nr_legs; n++) {
 		i = (start + n) % vol->nr_legs;
-		if (!READ_ONCE(vol->legs[i].faulty) && !(io->tried_legs & BIT(i)))
-			return i;
+		if (READ_ONCE(vol->legs[i].faulty) || (io->tried_legs & BIT(i)))
+			continue;
+		in_flight = atomic_read(&vol->legs[i].reads_in_flight);
+		if (in_flight < best_in_flight) {
+			best = i;
+			best_in_flight = in_flight;
+		}
 	}
-	return -1;
+	return best;
 }
 
 static void client_io_done(struct client_io *io);
@@ -84,6 +97,8 @@ static void client_bio_end_io(struct bio *bio)
 
 	if (bio->bi_status)
 		set_bit(cb->leg, &io->failed_legs);
+	if (bio_op(bio) == REQ_OP_READ)
+		atomic_dec(&io->vol->legs[cb->leg].reads_in_flight);
 	bio_put(bio);
 	rcu_read_lock();
 	client_io_put(io);
@@ -144,6 +159,8 @@ static void client_bio_submit(struct client_io *io, struct bio *bio)
 	struct client_bio *cb = container_of(bio, struct client_bio, bio);
 
 	atomic_inc(&io->pending);
+	if (bio_op(bio) == REQ_OP_READ)
+		atomic_inc(&io->vol->legs[cb->leg].reads_in_flight);
 	if (client_should_fail_leg(io->vol, cb->leg)) {
 		bio->bi_status = BLK_STS_IOERR;
 		bio_endio(bio);

@@ -3,7 +3,7 @@
 # the application, the leg is marked faulty, the volume reports degraded,
 # and every block still verifies (reads go to the healthy leg). A mirror
 # created with a missing leg runs degraded and survives client swaps; so
-# does one whose failed leg's device is gone.
+# does one whose failed leg's device is gone. Reads prefer the faster leg.
 . /tests/lib.sh
 CASE=mirror-leg
 need_modules /atom/test/atom_client-a.ko /atom/test/atom_client-b.ko
@@ -91,15 +91,20 @@ else
 fi
 t_end
 
+# nullb_leg NAME [-- ATTR=VALUE...]: a 64 MB memory-backed null_blk leg.
+nullb_leg() {
+	local name=$1 d=/sys/kernel/config/nullb/$1 kv
+	mkdir "$d" && echo 1 > "$d/memory_backed" && echo 64 > "$d/size" &&
+		echo 4096 > "$d/blocksize" || return 1
+	shift
+	[ "${1:-}" = -- ] && shift
+	for kv in "$@"; do echo "${kv#*=}" > "$d/${kv%%=*}" || return 1; done
+	echo 1 > "$d/power" && wait_for 5 test -b "/dev/$name"
+}
+
 # A real leg failure: memory-backed null_blk legs, one powered off (its
 # gendisk deleted) under the writer; then a client swap while the leg's
 # device is gone: the new client adopts the volume degraded.
-nullb_leg() {
-	local d=/sys/kernel/config/nullb/$1
-	mkdir "$d" && echo 1 > "$d/memory_backed" && echo 64 > "$d/size" &&
-		echo 4096 > "$d/blocksize" && echo 1 > "$d/power" && wait_for 5 test -b "/dev/$1"
-}
-
 t_begin mirror-leg/leg-removed
 modprobe null_blk nr_devices=0 || t_fail "modprobe null_blk"
 nullb_leg nbleg0 && nullb_leg nbleg1 || t_fail "null_blk legs"
@@ -133,6 +138,32 @@ else
 	t_fail "create over null_blk legs"
 fi
 rmdir /sys/kernel/config/nullb/nbleg0 /sys/kernel/config/nullb/nbleg1 2>/dev/null
+t_end
+
+# Reads go to the leg with the fewest reads in flight: over a fast leg and a
+# leg whose every IO takes 3 ms (null_blk timer completion), nearly all
+# reads go to the fast one; plain turns would send each leg half.
+t_begin mirror-leg/reads-prefer-the-faster-leg
+modprobe null_blk nr_devices=0 || t_fail "modprobe null_blk"
+nullb_leg nbfast && nullb_leg nbslow -- irqmode=2 completion_nsec=3000000 ||
+	t_fail "null_blk legs"
+if dev=$(atomtool create vol-rb 48M mirror /dev/nbfast /dev/nbslow); then
+	reads() { awk '{ print $1 }' "/sys/block/$1/stat"; }
+	f0=$(reads nbfast) s0=$(reads nbslow)
+	# 8 readers at once, 4 KiB direct reads, each over its own 4 MB.
+	for k in 0 1 2 3 4 5 6 7; do
+		dd if="$dev" of=/dev/null bs=4k count=1024 skip=$((k * 1024)) iflag=direct 2> /dev/null &
+	done
+	wait
+	fast=$(($(reads nbfast) - f0)) slow=$(($(reads nbslow) - s0))
+	echo "reads served: fast leg $fast, slow leg $slow"
+	[ "$fast" -gt 0 ] && [ $((fast * 100 / (fast + slow))) -ge 80 ] ||
+		t_fail "the fast leg served $fast of $((fast + slow)) reads"
+	t_check "remove" atomtool remove vol-rb
+else
+	t_fail "create over null_blk legs"
+fi
+rmdir /sys/kernel/config/nullb/nbfast /sys/kernel/config/nullb/nbslow 2>/dev/null
 t_end
 
 t_check "rmmod atom_client" rmmod atom_client
