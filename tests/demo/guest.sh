@@ -81,7 +81,11 @@ say "Verify: stop the writer, read every block back, unpublish, unstage, delete"
 stop_writer app 120 || true
 grep -v '^stall' /tmp/app.out
 writer_clean app || fail "the writer saw errors or bad data"
-grep -o 'max_stall_ms=[0-9.]*' /tmp/app.out | sed 's/^/longest stall the application saw: /'
+# The longest any single IO took, the swap included. (verifyio's max_stall_ms
+# merges overlapping slow IOs of different threads; over nvme-tcp under
+# emulation most IOs pass its 20 ms mark, so it spans most of the run while
+# IO keeps completing: not a pause, and not shown here.)
+grep -o 'max_latency_ms=[0-9.]*' /tmp/app.out | sed 's/^max_latency_ms=/longest single IO the application saw: /; s/$/ ms/'
 csi NodeUnpublishVolume "{\"volumeId\":\"$vol\",\"targetPath\":\"$tgt\"}" > /dev/null
 csi NodeUnstageVolume "{\"volumeId\":\"$vol\",\"stagingTargetPath\":\"$stg\"}" > /dev/null
 e2fsck -fn "$POOL/$vol" > /tmp/fsck.out 2>&1 || { cat /tmp/fsck.out; fail "fsck"; }
