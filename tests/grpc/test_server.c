@@ -248,6 +248,7 @@ struct sigterm_plan {
 	int delay_ms;
 	int wait_accepted; /* first wait for this many "call accepted" log lines */
 	bool wait_for_exit; /* wait (up to 5 s) for the agent to exit */
+	long long sent_ms; /* when SIGTERM was sent (monotonic_ms()) */
 	long long exit_ms; /* SIGTERM to exit, when waited for */
 	int exit_status;
 };
@@ -287,7 +288,7 @@ static void sigterm_after_delay(void *data)
 	if (plan->wait_accepted)
 		wait_for_accepted_calls(plan->agent, plan->wait_accepted);
 	usleep((useconds_t)plan->delay_ms * 1000);
-	sent = monotonic_ms();
+	sent = plan->sent_ms = monotonic_ms();
 	kill(plan->agent->pid, SIGTERM);
 	if (plan->wait_for_exit && agent_proc_stop(plan->agent, 0, 5000, &plan->exit_status) == 0)
 		plan->exit_ms = monotonic_ms() - sent;
@@ -327,8 +328,10 @@ static void sigterm_lets_calls_in_flight_complete_then_exits_0(void **state)
 		assert_int_equal(calls[i].status, STATUS_OK);
 	}
 	stop_cleanly(&agent, 5000);
-	print_message("8 calls and shutdown took %lld ms\n", monotonic_ms() - start);
-	assert_true(monotonic_ms() - start < 5000);
+	print_message("8 calls and shutdown took %lld ms, %lld ms of it after SIGTERM\n",
+		      monotonic_ms() - start, monotonic_ms() - plan.sent_ms);
+	/* Not held to the 5 s shutdown timeout: exits once the calls are done. */
+	assert_true(monotonic_ms() - plan.sent_ms < 5000);
 
 	/* Gone for good: new calls are refused, not hung. */
 	assert_int_equal(probe(client, NULL), STATUS_UNAVAILABLE);
