@@ -91,8 +91,12 @@ struct rpc_server {
 	pthread_cond_t wake; /* jobs queued, quit, shutdown done */
 	struct rpc_call *jobs_head, *jobs_tail; /* accepted calls waiting for a worker */
 	bool workers_quit; /* workers exit once the queue is empty */
-	unsigned int busy_workers; /* workers running a call */
-	unsigned int open_calls; /* accepted, final batch not yet completed */
+	/*
+	 * Accepted and final batch not completed: queued, in a handler, or
+	 * being answered. A cancelled call stays open until its handler has
+	 * returned and answered it.
+	 */
+	unsigned int open_calls;
 	bool grpc_shutdown_done; /* the shutdown tag arrived */
 
 	atomic_bool shutting_down; /* no more requests are posted */
@@ -381,28 +385,24 @@ static void *rpc_worker_main(void *arg)
 		s->jobs_head = c->next;
 		if (!s->jobs_head)
 			s->jobs_tail = NULL;
-		s->busy_workers++;
 		pthread_mutex_unlock(&s->lock);
 		rpc_call_run(c);
-		pthread_mutex_lock(&s->lock);
-		s->busy_workers--;
-		if (atomic_load(&s->shutting_down))
-			pthread_cond_broadcast(&s->wake); /* rpc_server_shutdown() waits for idle */
-		pthread_mutex_unlock(&s->lock);
 	}
 }
 
-static void rpc_job_push(struct rpc_server *s, struct rpc_call *c)
+/* Count an accepted call open and, if it has a handler, queue it; s->lock held. */
+static void rpc_call_accept_locked(struct rpc_server *s, struct rpc_call *c)
 {
+	s->open_calls++;
+	if (!c->method)
+		return;
 	c->next = NULL;
-	pthread_mutex_lock(&s->lock);
 	if (s->jobs_tail)
 		s->jobs_tail->next = c;
 	else
 		s->jobs_head = c;
 	s->jobs_tail = c;
 	pthread_cond_signal(&s->wake);
-	pthread_mutex_unlock(&s->lock);
 }
 
 static void rpc_answer_unimplemented(struct rpc_call *c)
@@ -458,15 +458,13 @@ static void *rpc_cq_main(void *arg)
 			}
 			if (!atomic_load(&s->shutting_down))
 				rpc_post_request(s, c->method);
-			pthread_mutex_lock(&s->lock);
-			s->open_calls++;
-			pthread_mutex_unlock(&s->lock);
 			c->start_us = monotonic_us();
 			if (c->method && s->cfg.on_accept)
 				s->cfg.on_accept(s->cfg.observer_userdata, c->method->method.path);
-			if (c->method)
-				rpc_job_push(s, c);
-			else
+			pthread_mutex_lock(&s->lock);
+			rpc_call_accept_locked(s, c);
+			pthread_mutex_unlock(&s->lock);
+			if (!c->method)
 				rpc_answer_unimplemented(c);
 			break;
 		case RPC_TAG_CALL_DONE:
@@ -677,10 +675,10 @@ static struct timespec deadline_after_ms(int timeout_ms)
 	return deadline;
 }
 
-/* Every accepted call answered and delivered, and no handler running. */
+/* Every accepted call answered (so no handler runs and none is queued). */
 static bool rpc_calls_done_locked(const struct rpc_server *s)
 {
-	return !s->open_calls && !s->jobs_head && !s->busy_workers;
+	return !s->open_calls;
 }
 
 /* ... and grpc's shutdown tag arrived: nothing of the server is in use. */
@@ -691,8 +689,8 @@ static bool rpc_quiescent_locked(const struct rpc_server *s)
 
 /*
  * Wait until @done(s) holds or until @deadline. A cancelled call is
- * "finished" for grpc while its handler may still be running, hence the
- * worker counts next to grpc's tag.
+ * "finished" for grpc while its handler may still be running, hence our own
+ * count of open calls next to grpc's tag.
  */
 static bool rpc_wait_until(struct rpc_server *s, bool (*done)(const struct rpc_server *),
 			   const struct timespec *deadline)
@@ -748,11 +746,12 @@ int rpc_server_shutdown(struct rpc_server *s, int timeout_ms)
 	grpc_server_cancel_all_calls(s->server);
 	deadline = deadline_after_ms(RPC_CANCEL_GRACE_MS);
 	if (!rpc_wait_until(s, rpc_quiescent_locked, &deadline)) {
-		s->stuck = true; /* a handler is still running: leave everything */
+		/* A handler is still running, or grpc still holds a connection. */
+		s->stuck = true; /* leave everything */
 		return -EBUSY;
 	}
 
-	/* Workers are idle and the queue empty: they exit at once. */
+	/* The queue is empty: workers exit once back from their last call. */
 	pthread_mutex_lock(&s->lock);
 	s->workers_quit = true;
 	pthread_cond_broadcast(&s->wake);
