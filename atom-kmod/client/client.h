@@ -35,7 +35,7 @@ struct client_leg {
 	sector_t start; /* linear: first volume sector on this leg */
 	bool faulty; /* an IO failed or no device; READ_ONCE/WRITE_ONCE */
 	u32 flags; /* ATOMBLK_LEG_* from create, kept in the record */
-	atomic_t reads_in_flight; /* read bios sent and not yet completed */
+	atomic_t reads_in_flight; /* mirror: read requests sent here, not yet done */
 };
 
 /* The leg was missing at creation: it has no path and never a device. */
@@ -69,6 +69,7 @@ struct client_io {
 	unsigned long target_legs; /* legs this round was sent to */
 	unsigned long failed_legs; /* legs whose bios failed (set_bit) */
 	unsigned long tried_legs; /* mirror reads: legs already tried */
+	int read_leg; /* mirror reads: this round's leg (counted in flight), or -1 */
 	struct work_struct retry_work; /* mirror reads: retry on another leg */
 	struct bio_list worker_bios; /* leg bios client_submit_work() sends */
 	struct work_struct submit_work; /* submits worker_bios (client_submit.c) */

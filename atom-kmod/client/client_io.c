@@ -97,8 +97,6 @@ static void client_bio_end_io(struct bio *bio)
 
 	if (bio->bi_status)
 		set_bit(cb->leg, &io->failed_legs);
-	if (bio_op(bio) == REQ_OP_READ)
-		atomic_dec(&io->vol->legs[cb->leg].reads_in_flight);
 	bio_put(bio);
 	rcu_read_lock();
 	client_io_put(io);
@@ -159,8 +157,6 @@ static void client_bio_submit(struct client_io *io, struct bio *bio)
 	struct client_bio *cb = container_of(bio, struct client_bio, bio);
 
 	atomic_inc(&io->pending);
-	if (bio_op(bio) == REQ_OP_READ)
-		atomic_inc(&io->vol->legs[cb->leg].reads_in_flight);
 	if (client_should_fail_leg(io->vol, cb->leg)) {
 		bio->bi_status = BLK_STS_IOERR;
 		bio_endio(bio);
@@ -226,6 +222,7 @@ static void client_io_submit(struct client_io *io)
 
 	io->failed_legs = 0;
 	io->target_legs = 0;
+	io->read_leg = -1;
 
 	switch (req_op(io->rq)) {
 	case REQ_OP_FLUSH:
@@ -244,6 +241,8 @@ static void client_io_submit(struct client_io *io)
 		if (leg < 0)
 			break;
 		io->tried_legs |= BIT(leg);
+		io->read_leg = leg;
+		atomic_inc(&vol->legs[leg].reads_in_flight);
 		client_io_submit_data(io, leg);
 		break;
 	case REQ_OP_WRITE:
@@ -280,6 +279,8 @@ static void client_io_done(struct client_io *io)
 	blk_status_t status = BLK_STS_OK;
 	unsigned int i;
 
+	if (io->read_leg >= 0)
+		atomic_dec(&vol->legs[io->read_leg].reads_in_flight);
 	if (!io->target_legs) {
 		/* Nothing could be sent: no healthy leg is left. */
 		atom_end_request(io->rq, BLK_STS_IOERR);
