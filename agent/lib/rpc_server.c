@@ -402,7 +402,14 @@ static void rpc_call_accept_locked(struct rpc_server *s, struct rpc_call *c)
 	else
 		s->jobs_head = c;
 	s->jobs_tail = c;
-	pthread_cond_signal(&s->wake);
+	/*
+	 * @wake also has rpc_server_shutdown() waiting on it: once it waits, a
+	 * signal could wake it instead of an idle worker.
+	 */
+	if (atomic_load(&s->shutting_down))
+		pthread_cond_broadcast(&s->wake);
+	else
+		pthread_cond_signal(&s->wake);
 }
 
 static void rpc_answer_unimplemented(struct rpc_call *c)
