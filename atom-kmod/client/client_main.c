@@ -54,7 +54,13 @@ module_param_named(abandon_delay_ms, client_abandon_delay, uint, 0644);
 MODULE_PARM_DESC(abandon_delay_ms,
 		 "Test: sleep this long in module_exit before abandoning (default: 0)");
 
+/*
+ * The leg check runs for every leg bio of a test build: unarmed, it is one
+ * read, so a test build's data path stays the production one (it used to
+ * take this global lock with interrupts off for every leg bio).
+ */
 static DEFINE_SPINLOCK(client_fail_leg_lock);
+static bool client_fail_leg_armed; /* client_fail_leg_volume[0] != '\0' */
 static char client_fail_leg_volume[ATOMBLK_ID_MAX]; /* "" = no leg fails */
 static unsigned int client_fail_leg_index;
 
@@ -78,6 +84,7 @@ static int client_fail_leg_set(const char *val, const struct kernel_param *kp)
 	spin_lock(&client_fail_leg_lock);
 	strscpy(client_fail_leg_volume, volume, sizeof(client_fail_leg_volume));
 	client_fail_leg_index = index;
+	WRITE_ONCE(client_fail_leg_armed, volume[0] != '\0');
 	spin_unlock(&client_fail_leg_lock);
 	return 0;
 }
@@ -111,13 +118,14 @@ bool client_should_fail_adopt(void)
 
 bool client_should_fail_leg(struct client_volume *vol, unsigned int leg)
 {
-	unsigned long flags;
 	bool fail;
 
-	spin_lock_irqsave(&client_fail_leg_lock, flags);
+	if (!READ_ONCE(client_fail_leg_armed))
+		return false;
+	spin_lock(&client_fail_leg_lock);
 	fail = client_fail_leg_volume[0] && leg == client_fail_leg_index &&
 	       !strcmp(client_fail_leg_volume, vol->id);
-	spin_unlock_irqrestore(&client_fail_leg_lock, flags);
+	spin_unlock(&client_fail_leg_lock);
 	return fail;
 }
 
