@@ -154,6 +154,18 @@ static void atom_disk_hold_expired(struct work_struct *work)
 }
 
 /*
+ * One request fewer inside the client: wake an abandon waiting for none.
+ * Most puts find nobody waiting; wq_has_sleeper() (a full barrier, then a
+ * look at the list) spares them the wait queue's lock, and pairs with the
+ * barrier wait_event() sets before it tests client_owned.
+ */
+static void atom_client_owned_put(struct atom_disk *disk)
+{
+	if (atomic_dec_and_test(&disk->client_owned) && wq_has_sleeper(&disk->client_owned_wq))
+		wake_up_all(&disk->client_owned_wq);
+}
+
+/*
  * The client submits bios to its legs from ->queue_rq(). Those must not
  * join the plug of the task that dispatches us: that plug may be the very
  * one being flushed (blk_finish_plug() -> blk_mq_flush_plug_list() -> run
@@ -188,23 +200,32 @@ static blk_status_t atom_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_m
 
 	blk_mq_start_request(rq);
 
-	spin_lock_irq(&disk->lock);
-	switch (disk->state) {
-	case ATOM_DISK_ATTACHED:
-		break;
-	case ATOM_DISK_HELD:
-		list_add_tail(&atom_rq_cmd(rq)->held_node, &disk->held);
-		disk->nr_held++;
+	/*
+	 * Attached, the common case, without the lock: a disk leaves ATTACHED
+	 * for HELD only while its queue is quiesced (no ->queue_rq() runs), and
+	 * for DYING at removal, where a request that saw ATTACHED just before
+	 * goes to the client as it would have under the lock. The acquire pairs
+	 * with the release in atom_disk_adopt(), so client_data is the new one.
+	 */
+	if (smp_load_acquire(&disk->state) != ATOM_DISK_ATTACHED) {
+		spin_lock_irq(&disk->lock);
+		switch (disk->state) {
+		case ATOM_DISK_ATTACHED:
+			break;
+		case ATOM_DISK_HELD:
+			list_add_tail(&atom_rq_cmd(rq)->held_node, &disk->held);
+			disk->nr_held++;
+			spin_unlock_irq(&disk->lock);
+			return BLK_STS_OK;
+		case ATOM_DISK_ABNORMAL:
+		case ATOM_DISK_DYING:
+			spin_unlock_irq(&disk->lock);
+			return BLK_STS_IOERR;
+		}
 		spin_unlock_irq(&disk->lock);
-		return BLK_STS_OK;
-	case ATOM_DISK_ABNORMAL:
-	case ATOM_DISK_DYING:
-		spin_unlock_irq(&disk->lock);
-		return BLK_STS_IOERR;
 	}
-	client_data = disk->client_data;
+	client_data = READ_ONCE(disk->client_data);
 	atomic_inc(&disk->client_owned);
-	spin_unlock_irq(&disk->lock);
 
 	/*
 	 * ATTACHED implies a registered client: unregister quiesces the queue
@@ -219,8 +240,8 @@ static blk_status_t atom_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_m
 		ret = BLK_STS_IOERR;
 	srcu_read_unlock(&atom_srcu, srcu_idx);
 
-	if (ret != BLK_STS_OK && atomic_dec_and_test(&disk->client_owned))
-		wake_up_all(&disk->client_owned_wq);
+	if (ret != BLK_STS_OK)
+		atom_client_owned_put(disk);
 	return ret;
 }
 
@@ -254,8 +275,7 @@ void atom_end_request(struct request *rq, blk_status_t status)
 	struct atom_disk *disk = atom_rq_disk(rq);
 
 	/* Before ending: once ended, removal may free the disk. */
-	if (atomic_dec_and_test(&disk->client_owned))
-		wake_up_all(&disk->client_owned_wq);
+	atom_client_owned_put(disk);
 	blk_mq_end_request(rq, status);
 }
 EXPORT_SYMBOL_GPL(atom_end_request);
@@ -266,8 +286,7 @@ void atom_requeue_request(struct request *rq)
 
 	/* The requeued request pins the queue, so the disk stays. */
 	blk_mq_requeue_request(rq, true);
-	if (atomic_dec_and_test(&disk->client_owned))
-		wake_up_all(&disk->client_owned_wq);
+	atom_client_owned_put(disk);
 }
 EXPORT_SYMBOL_GPL(atom_requeue_request);
 
@@ -293,7 +312,8 @@ static void atom_disk_adopt(struct atom_disk *disk)
 	spin_lock_irq(&disk->lock);
 	if (disk->state == ATOM_DISK_HELD || disk->state == ATOM_DISK_ABNORMAL)
 		disk->last_pause_us = ktime_us_delta(ktime_get(), disk->held_since);
-	disk->state = ATOM_DISK_ATTACHED;
+	/* Publishes client_data to the lockless check in atom_queue_rq(). */
+	smp_store_release(&disk->state, ATOM_DISK_ATTACHED);
 	list_splice_init(&disk->held, &requeue);
 	disk->nr_held = 0;
 	spin_unlock_irq(&disk->lock);
