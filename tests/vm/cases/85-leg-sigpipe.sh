@@ -27,50 +27,13 @@
 CASE=leg-sigpipe
 MODE=${MODE:-worker}
 CUTS=${CUTS:-6}
-NVMET=/sys/kernel/config/nvmet
 HOSTNQN=nqn.2026-11.io.atomblk:host:sigpipe
 HOSTID=5a1e0c3d-2b4f-4e6a-9c8d-7f6e5d4c3b2a
 NQN=nqn.2026-11.io.atomblk:sigpipe
 BASE_PORT=4430
 [ "$MODE" = plain ] || need_modules /atom/atom_client.ko
 
-# export I: RAM disk I as subsystem $NQN-I on its own port 127.0.0.1:BASE_PORT+I.
-export_leg() {
-	local s=$NVMET/subsystems/$NQN-$1 p=$NVMET/ports/$((10 + $1))
-	mkdir "$s" && echo 1 > "$s/attr_allow_any_host" && mkdir "$s/namespaces/1" &&
-		echo -n "/dev/ram$1" > "$s/namespaces/1/device_path" &&
-		echo 1 > "$s/namespaces/1/enable" && mkdir "$p" &&
-		echo tcp > "$p/addr_trtype" && echo ipv4 > "$p/addr_adrfam" &&
-		echo 127.0.0.1 > "$p/addr_traddr" && echo $((BASE_PORT + $1)) > "$p/addr_trsvcid" &&
-		ln -s "$s" "$p/subsystems/$NQN-$1"
-}
-unexport_leg() {
-	rm -f "$NVMET/ports/$((10 + $1))/subsystems/$NQN-$1"
-	rmdir "$NVMET/ports/$((10 + $1))" "$NVMET/subsystems/$NQN-$1/namespaces/1" \
-		"$NVMET/subsystems/$NQN-$1" 2>/dev/null
-}
-# ctrl_of I: the host controller (nvmeX) connected to subsystem $NQN-I.
-ctrl_of() {
-	local c
-	for c in /sys/class/nvme/nvme*; do
-		[ "$(cat "$c/subsysnqn" 2>/dev/null)" = "$NQN-$1" ] && basename "$c" && return
-	done
-}
-# head_of I: the namespace's /dev node (the multipath head, nvmeXnY).
-head_of() {
-	local b
-	for b in /sys/block/nvme*n*; do
-		[[ $(basename "$b") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
-		[ "$(cat "$b/device/subsysnqn" 2>/dev/null)" = "$NQN-$1" ] &&
-			echo "/dev/$(basename "$b")" && return
-	done
-}
-connect_leg() {
-	bounded 20 nvme connect -t tcp -a 127.0.0.1 -s $((BASE_PORT + $1)) -n "$NQN-$1" \
-		--hostnqn=$HOSTNQN --hostid=$HOSTID --reconnect-delay=1 --ctrl-loss-tmo=120 \
-		> /dev/null && wait_for 10 eval '[ -n "$(head_of '"$1"')" ]'
-}
-ctrl_live() { [ "$(cat "/sys/class/nvme/$(ctrl_of "$1")/state" 2>/dev/null)" = live ]; }
+. /tests/lib-nvmet.sh
 writer_alive() { kill -0 "$WRITER_PID_wl" 2>/dev/null; }
 
 # cut_leg I: unlink leg I's subsystem from its port while the writer runs, link
@@ -90,11 +53,7 @@ cut_leg() {
 }
 
 t_begin leg-sigpipe/setup
-make_ram_legs 2 64 || t_fail "modprobe brd"
-for m in nvmet nvmet-tcp nvme-tcp; do modprobe $m || t_fail "modprobe $m"; done
-for i in 0 1; do export_leg $i || t_fail "export leg $i"; done
-for i in 0 1; do connect_leg $i || t_fail "connect leg $i"; done
-LEG0=$(head_of 0) LEG1=$(head_of 1)
+two_legs 64
 echo "mode=$MODE legs $LEG0 ($(ctrl_of 0)) $LEG1 ($(ctrl_of 1)), $(nproc) cpus, $(uname -r)"
 if [ "$MODE" = plain ]; then
 	TARGET=$LEG0
