@@ -18,16 +18,30 @@
  * its NVMe/TCP legs at create time) are submitted from a kernel worker
  * when the caller is not a kernel thread: kernel threads ignore signals
  * whose action is the default, and the driver's own send path then runs
- * there. Every other leg is submitted inline, as before, at no cost; the
- * flagged legs pay one work hand-off per request and round.
+ * there.
+ *
+ * Every leg's bios also go to the worker when ->queue_rq() runs inside the
+ * dispatching task's own bio submission (current->bio_list set: blk-mq
+ * issued our request from submit_bio(), e.g. when the plug of
+ * __submit_bio() or a full plug is flushed). submit_bio_noacct() would
+ * only queue a leg bio on that list, to be sent once the task's current
+ * bio is done, and the task may first sleep on the atom disk itself (a
+ * split remainder ahead of our bios waits for a wbt slot or a tag) while
+ * the requests holding those slots wait for the queued leg bios: a
+ * deadlock, seen on 6.12 as every writer asleep in the atom disk's
+ * wbt_wait() with its requests in flight and the legs idle. The kernel's
+ * bioset rescuer avoids the same trap by punting current->bio_list to a
+ * workqueue. Everywhere else a leg bio is submitted inline, at no cost;
+ * the deferred ones pay one work hand-off per request and round.
  *
  * Ownership: a deferred bio already holds its reference on io->pending
  * (client_bio_submit()), so the request cannot end before the worker has
  * submitted it. The worker takes the whole list first and touches @io no
  * more once it starts submitting: the last completion may end the request
  * and the atom may reuse its PDU at once. Only the first round of a request
- * can defer (a retry round runs in client_wq, a kernel thread), and the
- * module's exit flushes client_wq after the atom drained every request.
+ * can defer (a retry round runs in client_wq: a kernel thread outside any
+ * bio submission), and the module's exit flushes client_wq after the atom
+ * drained every request.
  */
 #define pr_fmt(fmt) "atom_client: " fmt
 
@@ -40,6 +54,8 @@
 /* Whether a bio to @leg must not be submitted by the current task. */
 static bool client_leg_wants_worker(struct client_io *io, unsigned int leg)
 {
+	if (current->bio_list)
+		return true;
 	return (io->vol->legs[leg].flags & ATOMBLK_LEG_SUBMIT_WORKER) &&
 	       !(current->flags & PF_KTHREAD);
 }

@@ -37,7 +37,12 @@ struct atom_disk;
  *	held: atom_unregister_client() waits for every running call to return.
  *	May sleep (the atom's queues are BLK_MQ_F_BLOCKING), e.g. to allocate
  *	bios with GFP_NOIO. Runs with a block plug of its own (never the
- *	dispatching task's), flushed when the call returns.
+ *	dispatching task's), flushed when the call returns. May run inside
+ *	the dispatching task's own submit_bio() (current->bio_list set);
+ *	submit_bio_noacct() then only queues a bio on that list, to be sent
+ *	after the task's current bio, and that task may first sleep on this
+ *	very disk (wbt, tags) for a bio queued ahead: submit from another
+ *	context then, or the disk can deadlock.
  */
 struct atom_client_ops {
 	blk_status_t (*queue_rq)(struct atom_disk *disk, struct request *rq, void *client_data);
