@@ -1,13 +1,15 @@
 #!/bin/bash
 # Runs inside the node VM (tests/bench/kmod.sh adds it and kmod-lib.sh to
 # /extra/).
-# 4 KiB random IO at queue depth 16 with verifyio on ext4, RAM legs of two
-# kinds: brd (bio-based: no blk-mq layer of its own) and memory-backed
-# null_blk (blk-mq, like the NVMe-oF namespaces real legs are):
+# 4 KiB random IO at queue depth 16 with verifyio on ext4, legs of three
+# kinds: brd (bio-based: no blk-mq layer of its own), memory-backed null_blk
+# (blk-mq, like the NVMe-oF namespaces real legs are) and NVMe-oF
+# namespaces over nvme-tcp (loopback: nvmet over brd in the same VM; the
+# legs flagged for the client's submit worker, as the agent flags them):
 #   - raw leg vs linear atom volume (writes),
 #   - md RAID-1 vs atom 2-way mirror over the same legs (writes, then reads),
 #   - pause per client swap, from the writer's view and from last_pause_us.
-# Names of the null_blk runs end in "-mq".
+# Names of the null_blk runs end in "-mq", of the nvme-tcp runs in "-tcp".
 # The ratios measure the production client (atom_client.ko, no fault
 # injection compiled in); the swaps alternate it with test build b, so each
 # adopt loads a different version string.
@@ -40,8 +42,11 @@ run_io() {
 # first runs in a fresh VM came out up to a quarter slower than the same
 # runs later (6.1, mirror reads: 59,000 then 79,000 IOPS; TCG translating
 # code on first use is the likely cause).
+tcp=($(kmod_nvme_tcp_legs BENCH)) || tcp=()
+[ ${#tcp[@]} = 2 ] || echo "BENCH error=nvme-tcp-legs"
 dev=$(atomtool create b-linear 150M linear /dev/ram1)
 dev_mq=$(atomtool create b-linear-mq 150M linear /dev/nullb1)
+dev_tcp=$(atomtool create b-linear-tcp 150M linear "worker:${tcp[1]}")
 echo "BENCH linear-scheduler=$(cat /sys/block/${dev#/dev/}/queue/scheduler) rotational=$(cat /sys/block/${dev#/dev/}/queue/rotational)"
 for ((round = 0; round <= ROUNDS; round++)); do
 	w= t=$SECS
@@ -50,20 +55,23 @@ for ((round = 0; round <= ROUNDS; round++)); do
 	run_io ${w}linear "$dev" 0 $t
 	run_io ${w}raw-leg-mq /dev/nullb0 0 $t
 	run_io ${w}linear-mq "$dev_mq" 0 $t
+	run_io ${w}raw-leg-tcp "${tcp[0]}" 0 $t
+	run_io ${w}linear-tcp "$dev_tcp" 0 $t
 done
 atomtool remove b-linear-mq
+atomtool remove b-linear-tcp
 
-# mirror_vs_md PREFIX SUFFIX LEG LEG SECS: one round of md RAID-1 then the
-# atom mirror.
+# mirror_vs_md PREFIX SUFFIX LEG LEG SECS [FLAG]: one round of md RAID-1 then
+# the atom mirror (its legs given as FLAG:LEG when FLAG is set).
 mirror_vs_md() {
-	local w=$1 sfx=$2 a=$3 b=$4 t=$5 dev_m
+	local w=$1 sfx=$2 a=$3 b=$4 t=$5 f=${6:+$6:} dev_m
 	mdadm --create /dev/md0 --run --quiet --level=1 --raid-devices=2 --assume-clean \
 		--bitmap=none --metadata=1.2 "$a" "$b" || echo "BENCH error=mdadm"
 	run_io "${w}md-raid1-write$sfx" /dev/md0 0 $t
 	run_io "${w}md-raid1-read$sfx" /dev/md0 100 $t
 	mdadm --stop /dev/md0 --quiet
 	mdadm --zero-superblock "$a" "$b"
-	dev_m=$(atomtool create b-mirror 150M mirror "$a" "$b")
+	dev_m=$(atomtool create b-mirror 150M mirror "$f$a" "$f$b")
 	run_io "${w}mirror-write$sfx" "$dev_m" 0 $t
 	run_io "${w}mirror-read$sfx" "$dev_m" 100 $t
 	atomtool remove b-mirror
@@ -73,6 +81,7 @@ for ((round = 0; round <= ROUNDS; round++)); do
 	[ $round = 0 ] && w=warm- t=2
 	mirror_vs_md "$w" "" /dev/ram2 /dev/ram3 $t
 	mirror_vs_md "$w" -mq /dev/nullb2 /dev/nullb3 $t
+	mirror_vs_md "$w" -tcp "${tcp[0]}" "${tcp[1]}" $t worker
 done
 
 # Pause per swap on the mounted linear volume.

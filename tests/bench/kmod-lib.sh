@@ -6,11 +6,12 @@
 . /tests/lib.sh
 FILE_SIZE=96M
 
-# kmod_setup TAG: four brd legs (/dev/ram0-3) and four memory-backed null_blk
-# legs (/dev/nullb0-3), raid1, atom and the production client (no fault
+# kmod_setup TAG: six brd disks (/dev/ram0-3 legs; ram4 and ram5 back the
+# nvme-tcp legs, kmod_nvme_tcp_legs) and four memory-backed null_blk legs
+# (/dev/nullb0-3), raid1, atom and the production client (no fault
 # injection compiled in); prints the guest's clock and the client version.
 kmod_setup() {
-	make_ram_legs 4 160 || return 1
+	make_ram_legs 6 160 || return 1
 	modprobe null_blk nr_devices=4 queue_mode=2 memory_backed=1 gb=1 irqmode=0 \
 		submit_queues=1 hw_queue_depth=64 || { echo "$1 error=null_blk"; return 1; }
 	modprobe raid1
@@ -35,4 +36,19 @@ kmod_prepare() {
 		{ echo "$tag error=$name-layout"; umount /mnt/b; return 1; }
 	[ "$rpct" -gt 0 ] || return 0
 	verifyio -d 16 -r 0 -t 3 -n -q -s $FILE_SIZE /mnt/b/data > /dev/null
+}
+
+# kmod_nvme_tcp_legs TAG: /dev/ram4 and /dev/ram5 exported by nvmet-tcp on
+# loopback ports and connected with nvme-tcp (tests/vm/cases/lib-nvmet.sh):
+# NVMe-oF legs as the node agent connects them, target and host in one VM.
+# Prints the two namespaces' /dev nodes (the multipath heads).
+kmod_nvme_tcp_legs() {
+	local NQN=nqn.2026-11.io.atomblk:bench BASE_PORT=4420 i m
+	local HOSTNQN=nqn.2026-11.io.atomblk:host:bench HOSTID=6b2f1d4e-3c5a-4f7b-8d9e-0a1b2c3d4e5f
+	. /tests/lib-nvmet.sh
+	for m in nvmet nvmet-tcp nvme-tcp; do modprobe $m || { echo "$1 error=modprobe-$m"; return 1; }; done
+	for i in 4 5; do
+		export_leg $i && connect_leg $i || { echo "$1 error=nvme-tcp-leg-$i"; return 1; }
+		head_of $i
+	done
 }

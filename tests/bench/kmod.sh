@@ -5,7 +5,8 @@
 #   pause per swap: p50/p99/max over BENCH_SWAPS (25) swaps, from the
 #     writer's view (longest stall overlapping the swap) and last_pause_us;
 #   linear/raw and mirror/md-RAID-1 IOPS ratios, 4 KiB random, QD16, ext4,
-#     over brd legs (bio-based) and memory-backed null_blk legs (blk-mq),
+#     over brd legs (bio-based), memory-backed null_blk legs (blk-mq) and
+#     nvme-tcp namespaces (loopback nvmet over brd in the same VM),
 #     averaged over BENCH_ROUNDS (3) alternating rounds after a warm-up.
 # The guest boots with BENCH_KERNEL_ARGS (default "tsc=reliable"): under TCG
 # 6.1 finds the vCPUs' TSCs unsynchronized and falls back to the HPET, whose
@@ -31,10 +32,11 @@ pct() { sort -g | awk -v p="$1" '{ v[NR] = $1 } END { if (!NR) { print "-"; exit
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p"; }
 
 status=0
-echo "kmod bench: QEMU/TCG, 4 KiB random IO at QD16 on ext4 over RAM legs; host load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "kmod bench: QEMU/TCG, 4 KiB random IO at QD16 on ext4 over RAM and nvme-tcp legs; host load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "goals: zero errors; linear/raw >= 0.95; mirror/md writes >= 0.9, reads >= 1.0"
-echo "ratios as brd|null_blk legs: brd is bio-based, null_blk (memory-backed) is blk-mq like real legs"
-printf '%-6s | %-28s | %-28s | %-10s | %-24s | %s\n' kernel "app pause ms p50/p99/max" \
+echo "ratios as brd|null_blk|nvme-tcp legs: brd is bio-based, null_blk (memory-backed) is blk-mq like"
+echo "real legs, nvme-tcp is NVMe-oF over loopback (nvmet over brd in the same VM)"
+printf '%-6s | %-28s | %-28s | %-15s | %-34s | %s\n' kernel "app pause ms p50/p99/max" \
 	"atom pause ms p50/p99/max" "linear/raw" "mirror/md write,read" "errors"
 for s in "${series_list[@]}"; do
 	out=$logdir/kmod-$s.out
@@ -56,15 +58,19 @@ for s in "${series_list[@]}"; do
 	atom=$(grep 'BENCH swap=' "$out" | field atom_pause_us | awk '{ printf "%.1f\n", $1 / 1000 }')
 	nsw=$(grep -c 'BENCH swap=' "$out")
 	errs=$(grep -o 'errors=[0-9]*' "$out" | cut -d= -f2 | awk '{ t += $1 } END { print t + 0 }')
-	# mirror SFX: "write,read" ratios of the mirror to md over one leg kind.
+	# linear SFX: linear volume to raw leg; mirror SFX: "write,read" ratios of
+	# the mirror to md, over one leg kind.
+	linear() { ratio "$(iops "linear$1")" "$(iops "raw-leg$1")"; }
 	mirror() { echo "$(ratio "$(iops "mirror-write$1")" "$(iops "md-raid1-write$1")"),$(ratio "$(iops "mirror-read$1")" "$(iops "md-raid1-read$1")")"; }
-	printf '%-6s | %-28s | %-28s | %-10s | %-24s | %s\n' "$s" \
+	printf '%-6s | %-28s | %-28s | %-15s | %-34s | %s\n' "$s" \
 		"$(pct 50 <<< "$app")/$(pct 99 <<< "$app")/$(pct 100 <<< "$app") (n=$nsw)" \
 		"$(pct 50 <<< "$atom")/$(pct 99 <<< "$atom")/$(pct 100 <<< "$atom")" \
-		"$(ratio "$(iops linear)" "$(iops raw-leg)")|$(ratio "$(iops linear-mq)" "$(iops raw-leg-mq)")" \
-		"$(mirror "")|$(mirror -mq)" "$errs"
-	for n in raw-leg linear raw-leg-mq linear-mq md-raid1-write mirror-write md-raid1-read \
-		mirror-read md-raid1-write-mq mirror-write-mq md-raid1-read-mq mirror-read-mq; do
+		"$(linear "")|$(linear -mq)|$(linear -tcp)" \
+		"$(mirror "")|$(mirror -mq)|$(mirror -tcp)" "$errs"
+	for n in raw-leg linear raw-leg-mq linear-mq raw-leg-tcp linear-tcp md-raid1-write \
+		mirror-write md-raid1-read mirror-read md-raid1-write-mq mirror-write-mq \
+		md-raid1-read-mq mirror-read-mq md-raid1-write-tcp mirror-write-tcp \
+		md-raid1-read-tcp mirror-read-tcp; do
 		echo "    $s $n: $(grep "BENCH io=$n " "$out" | field iops | tr '\n' ' ')IOPS per round"
 	done
 	grep 'BENCH linear-scheduler' "$out" | sed "s/^BENCH /    $s atom disk: /"
