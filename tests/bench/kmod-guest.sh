@@ -42,8 +42,7 @@ run_io() {
 # first runs in a fresh VM came out up to a quarter slower than the same
 # runs later (6.1, mirror reads: 59,000 then 79,000 IOPS; TCG translating
 # code on first use is the likely cause).
-tcp=($(kmod_nvme_tcp_legs BENCH)) || tcp=()
-[ ${#tcp[@]} = 2 ] || echo "BENCH error=nvme-tcp-legs"
+tcp=($(kmod_nvme_tcp_legs)) && [ ${#tcp[@]} = 2 ] || { echo "BENCH error=nvme-tcp-legs"; exit 1; }
 dev=$(atomtool create b-linear 150M linear /dev/ram1)
 dev_mq=$(atomtool create b-linear-mq 150M linear /dev/nullb1)
 dev_tcp=$(atomtool create b-linear-tcp 150M linear "worker:${tcp[1]}")

@@ -38,17 +38,13 @@ kmod_prepare() {
 	verifyio -d 16 -r 0 -t 3 -n -q -s $FILE_SIZE /mnt/b/data > /dev/null
 }
 
-# kmod_nvme_tcp_legs TAG: /dev/ram4 and /dev/ram5 exported by nvmet-tcp on
+# kmod_nvme_tcp_legs: /dev/ram4 and /dev/ram5 exported by nvmet-tcp on
 # loopback ports and connected with nvme-tcp (tests/vm/cases/lib-nvmet.sh):
 # NVMe-oF legs as the node agent connects them, target and host in one VM.
 # Prints the two namespaces' /dev nodes (the multipath heads).
 kmod_nvme_tcp_legs() {
-	local NQN=nqn.2026-11.io.atomblk:bench BASE_PORT=4420 i m
+	local NQN=nqn.2026-11.io.atomblk:bench BASE_PORT=4420
 	local HOSTNQN=nqn.2026-11.io.atomblk:host:bench HOSTID=6b2f1d4e-3c5a-4f7b-8d9e-0a1b2c3d4e5f
 	. /tests/lib-nvmet.sh
-	for m in nvmet nvmet-tcp nvme-tcp; do modprobe $m || { echo "$1 error=modprobe-$m"; return 1; }; done
-	for i in 4 5; do
-		export_leg $i && connect_leg $i || { echo "$1 error=nvme-tcp-leg-$i"; return 1; }
-		head_of $i
-	done
+	nvme_tcp_legs 4 5 && head_of 4 && head_of 5
 }

@@ -14,9 +14,9 @@
 # flagged for the worker, as the agent flags NVMe/TCP legs), mkfs.ext4
 # (ext4lazyinit then zeroes inode tables from a kernel thread), and
 # `dd bs=1M count=96 conv=fsync` to a file (buffered writeback from the
-# flusher, a kernel thread). Without the fix 6.12 hung within 14 rounds in
-# each of four runs, every writer asleep in the atom disk's or the legs'
-# wbt_wait() with the legs idle.
+# flusher, a kernel thread). Against the client before acf0396 this case
+# hung on 6.12 in round 17, every writer asleep in the atom disk's wbt_wait()
+# with the legs idle.
 #
 # ROUNDS (environment) sets the number of rounds (default 30).
 . /tests/lib.sh

@@ -2,8 +2,7 @@
 # VM: RAM disk I exported by nvmet-tcp as subsystem $NQN-I on its own port
 # 127.0.0.1:$((BASE_PORT + I)), connected with nvme-tcp (native multipath:
 # the leg is the head /dev/nvmeXnY). The case sets NQN, BASE_PORT, HOSTNQN
-# and HOSTID before it calls these; two_legs loads nvmet, nvmet-tcp and
-# nvme-tcp.
+# and HOSTID before it calls these.
 NVMET=/sys/kernel/config/nvmet
 
 # export_leg I
@@ -45,13 +44,18 @@ connect_leg() {
 }
 ctrl_live() { [ "$(cat "/sys/class/nvme/$(ctrl_of "$1")/state" 2>/dev/null)" = live ]; }
 
-# two_legs MB: RAM disks 0 and 1 of MB MiB exported and connected; their
-# heads in LEG0 and LEG1. Failures go to t_fail.
-two_legs() {
+# nvme_tcp_legs I...: load nvmet, nvmet-tcp and nvme-tcp, export RAM disk
+# I as a leg and connect it, for each I. Returns 1 at the first failure.
+nvme_tcp_legs() {
 	local i m
+	for m in nvmet nvmet-tcp nvme-tcp; do modprobe $m || return 1; done
+	for i in "$@"; do export_leg $i && connect_leg $i || return 1; done
+}
+
+# two_legs MB: RAM disks 0 and 1 of MB MiB as legs; their heads in LEG0 and
+# LEG1. Failures go to t_fail.
+two_legs() {
 	make_ram_legs 2 "$1" || t_fail "modprobe brd"
-	for m in nvmet nvmet-tcp nvme-tcp; do modprobe $m || t_fail "modprobe $m"; done
-	for i in 0 1; do export_leg $i || t_fail "export leg $i"; done
-	for i in 0 1; do connect_leg $i || t_fail "connect leg $i"; done
+	nvme_tcp_legs 0 1 || t_fail "nvme-tcp legs 0 and 1"
 	LEG0=$(head_of 0) LEG1=$(head_of 1)
 }
