@@ -31,7 +31,7 @@
 DEFINE_MUTEX(client_mutex); /* volumes and control calls */
 LIST_HEAD(client_volumes); /* every volume, under client_mutex */
 struct bio_set client_bioset; /* leg bios, front pad: struct client_bio */
-struct workqueue_struct *client_wq; /* mirror read retries */
+struct workqueue_struct *client_wq; /* deferred leg bios (client_submit.c), read retries */
 
 static struct atom_client client_atom_client = {
 	.abi_version = ATOM_ABI_VERSION,
@@ -332,7 +332,14 @@ static int __init client_init(void)
 			  BIOSET_NEED_BVECS | BIOSET_NEED_RESCUER);
 	if (ret)
 		return ret;
-	client_wq = alloc_workqueue("atom_client", WQ_MEM_RECLAIM, 0);
+	/*
+	 * On the IO path of every request with a deferred leg bio, as kblockd
+	 * is on the path of the requests it dispatches, and with the same
+	 * flags: a rescuer (the legs may be under memory reclaim) and the
+	 * high-priority pool, so a queued bio goes out when its work is
+	 * queued rather than when the submitting task next sleeps.
+	 */
+	client_wq = alloc_workqueue("atom_client", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
 	if (!client_wq) {
 		ret = -ENOMEM;
 		goto out_exit_bioset;
