@@ -9,7 +9,7 @@ KERNELS ?= 6.1 6.12
 export ATOMBLK_VERSION := $(VERSION)
 
 .PHONY: all deps agent agent-asan kmod kmod-all test bench demo vm-shell lint clean \
-	test-unit test-unit-asan test-grpc test-grpc-asan test-proto test-helm test-image \
+	test-unit test-unit-asan test-grpc test-grpc-asan test-proto test-helm test-image test-lint \
 	$(addprefix test-vm-,$(KERNELS))
 
 all: agent
@@ -79,8 +79,9 @@ demo: agent kmod-all
 vm-shell: agent kmod-all
 	@tests/vm/run --kernel $(firstword $(KERNELS))
 
-lint: deps
-	clang-format --dry-run --Werror $$(git ls-files 'agent/*.[ch]' 'tests/*.[ch]' 'atom-kmod/*.[ch]')
+lint: test-lint
+test-lint: deps
+	@tests/lint/run
 
 clean:
 	rm -rf $(BUILD)

@@ -300,8 +300,9 @@ static int node_service_start(const struct agent_config *cfg, struct rpc_server 
  */
 static int tls_prepare(const struct agent_config *cfg, struct tls_files *ret, bool *ret_loaded)
 {
-	bool needed = cfg->has_target_endpoint || cfg->mode == AGENT_MODE_CONTROLLER ||
-		      (cfg->mode == AGENT_MODE_ALL && (cfg->storage_nodes[0] || cfg->storage_service[0]));
+	bool needed =
+		cfg->has_target_endpoint || cfg->mode == AGENT_MODE_CONTROLLER ||
+		(cfg->mode == AGENT_MODE_ALL && (cfg->storage_nodes[0] || cfg->storage_service[0]));
 	const char *missing = NULL;
 	int r;
 
@@ -316,8 +317,9 @@ static int tls_prepare(const struct agent_config *cfg, struct tls_files *ret, bo
 			 "tls_dir=\"%s\" missing=%s", cfg->tls_dir, missing ? missing : "?");
 		return 0;
 	}
-	log_error("cannot load the target API's TLS material", "tls_dir=\"%s\" file=%s error=\"%s\"",
-		  cfg->tls_dir, missing ? missing : "?", strerror(-r));
+	log_error("cannot load the target API's TLS material",
+		  "tls_dir=\"%s\" file=%s error=\"%s\"", cfg->tls_dir, missing ? missing : "?",
+		  strerror(-r));
 	return r;
 }
 

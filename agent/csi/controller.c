@@ -84,7 +84,6 @@ struct csi_controller {
 
 /* ---- replies ------------------------------------------------------------------ */
 
-
 /* A failure with an explicit gRPC code (one a storage node gave us). */
 static grpc_status_code fail_code(char **ret_details, grpc_status_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -137,8 +136,8 @@ struct map_entry {
 };
 
 /* Append (@key, @value) to a map field (*@entries, *@n) of entry type @desc. */
-static int map_add(const ProtobufCMessageDescriptor *desc, size_t *n, void *entries, const char *key,
-		   const char *value)
+static int map_add(const ProtobufCMessageDescriptor *desc, size_t *n, void *entries,
+		   const char *key, const char *value)
 {
 	struct map_entry ***array = entries, **grown, *e;
 
@@ -241,7 +240,8 @@ static void lookup_note(struct lookup *l, const char *who, const char *why)
 static int lookup_run(struct storage_view *v, const char *id, const char *label_key, bool snapshots,
 		      struct lookup *ret)
 {
-	Atomblk__Target__V1__ListReplicasRequest req = ATOMBLK__TARGET__V1__LIST_REPLICAS_REQUEST__INIT;
+	Atomblk__Target__V1__ListReplicasRequest req =
+		ATOMBLK__TARGET__V1__LIST_REPLICAS_REQUEST__INIT;
 	size_t i, j;
 
 	memset(ret, 0, sizeof(*ret));
@@ -339,7 +339,8 @@ static int volume_from(const struct found *items, size_t n, struct volume *ret, 
 	for (size_t i = 0; i < n; i++) {
 		const Atomblk__Target__V1__Replica *r = items[i].rep;
 		struct ctrl_params p = {};
-		const char *name = label_get(r, LABEL_NAME), *transport = label_get(r, LABEL_TRANSPORT);
+		const char *name = label_get(r, LABEL_NAME),
+			   *transport = label_get(r, LABEL_TRANSPORT);
 		const char *source = label_get(r, LABEL_SOURCE);
 		unsigned int index;
 
@@ -349,8 +350,8 @@ static int volume_from(const struct found *items, size_t n, struct volume *ret, 
 		    volctx_transport_parse(transport, &p.transport) < 0 ||
 		    !label_number(r, LABEL_HOLD, CTRL_HOLD_SECONDS_MAX, &p.hold_seconds)) {
 			snprintf(msg, msg_size,
-				 "replica %s on storage node %s lacks this controller's labels", r->id,
-				 node_name(items[i].node));
+				 "replica %s on storage node %s lacks this controller's labels",
+				 r->id, node_name(items[i].node));
 			return -EIO;
 		}
 		if (!source)
@@ -364,13 +365,14 @@ static int volume_from(const struct found *items, size_t n, struct volume *ret, 
 		} else if (strcmp(v.name, name) || v.params.replicas != p.replicas ||
 			   v.params.transport != p.transport ||
 			   v.params.hold_seconds != p.hold_seconds || strcmp(v.source, source)) {
-			snprintf(msg, msg_size, "the replicas of %s disagree (storage node %s)", r->id,
-				 node_name(items[i].node));
+			snprintf(msg, msg_size, "the replicas of %s disagree (storage node %s)",
+				 r->id, node_name(items[i].node));
 			return -EIO;
 		}
 		if (v.legs[index].rep) {
-			snprintf(msg, msg_size, "two replicas of %s claim leg %u (storage nodes %s, %s)",
-				 r->id, index, node_name(v.legs[index].node), node_name(items[i].node));
+			snprintf(msg, msg_size,
+				 "two replicas of %s claim leg %u (storage nodes %s, %s)", r->id,
+				 index, node_name(v.legs[index].node), node_name(items[i].node));
 			return -EIO;
 		}
 		v.legs[index] = items[i];
@@ -435,7 +437,8 @@ static int volume_context_add(const struct volume *v, Csi__V1__Volume *vol)
 	for (int i = 0; i < n; i++) {
 		if (r == 0)
 			r = map_add(&csi__v1__volume__volume_context_entry__descriptor,
-				    &vol->n_volume_context, &vol->volume_context, keys[i], values[i]);
+				    &vol->n_volume_context, &vol->volume_context, keys[i],
+				    values[i]);
 		free(values[i]);
 	}
 	return r;
@@ -497,7 +500,8 @@ static Csi__V1__VolumeCondition *volume_condition(const struct volume *v, const 
 	if (!cond->abnormal)
 		r = asprintf(&cond->message, "all %u replicas present", v->params.replicas);
 	else if (!lookup_complete(l))
-		r = asprintf(&cond->message, "%zu of %u replicas found; storage nodes did not answer: %s",
+		r = asprintf(&cond->message,
+			     "%zu of %u replicas found; storage nodes did not answer: %s",
 			     v->nfound, v->params.replicas, l->why);
 	else
 		r = asprintf(&cond->message, "%zu of %u replicas found", v->nfound,
@@ -531,7 +535,8 @@ static grpc_status_code view_take(struct csi_controller *c, struct storage_view 
 					v->nodes[i].address[0] ? v->nodes[i].address : "local",
 					v->nodes[i].error ? v->nodes[i].error : "no answer");
 	storage_view_free(c->set, v);
-	return status_fail(ret_details, -EAGAIN, "no storage node answered%s%s", why[0] ? ": " : "", why);
+	return status_fail(ret_details, -EAGAIN, "no storage node answered%s%s", why[0] ? ": " : "",
+			   why);
 }
 
 /* ---- CreateVolume ------------------------------------------------------------ */
@@ -659,8 +664,9 @@ static grpc_status_code create_replica(struct create *cr, struct storage_node *n
 	req.source_id = (char *)(cr->source_id ? cr->source_id : "");
 	code = node_call(node, TARGET_CREATE_REPLICA, &req.base, &resp, &details, CALL_TIMEOUT_MS);
 	if (code != GRPC_STATUS_OK) {
-		code = fail_code(ret_details, code, "cannot create replica %u of %s on storage node %s: %s",
-				 index, cr->id, node_name(node), details ? details : "failed");
+		code = fail_code(ret_details, code,
+				 "cannot create replica %u of %s on storage node %s: %s", index,
+				 cr->id, node_name(node), details ? details : "failed");
 		free(details);
 		return code;
 	}
@@ -715,25 +721,28 @@ static grpc_status_code create_missing(struct create *cr, struct volume *v, cons
 	}
 	if (holders && nholders < missing) {
 		if (!view_complete)
-			code = status_fail(ret_details, -EAGAIN,
-				    "the source %s is on %zu answering storage node(s), %u needed; "
-				    "some storage nodes did not answer",
-				    cr->source_id, nholders, missing);
+			code = status_fail(
+				ret_details, -EAGAIN,
+				"the source %s is on %zu answering storage node(s), %u needed; "
+				"some storage nodes did not answer",
+				cr->source_id, nholders, missing);
 		else
-			code = status_fail(ret_details, -EINVAL,
-				    "the source %s is on %zu storage node(s) without a replica of "
-				    "this volume: a clone's replicas are reflinks next to the source, "
-				    "so %u replica(s) cannot be made (ask for fewer replicas)",
-				    cr->source_id, nholders, missing);
+			code = status_fail(
+				ret_details, -EINVAL,
+				"the source %s is on %zu storage node(s) without a replica of "
+				"this volume: a clone's replicas are reflinks next to the source, "
+				"so %u replica(s) cannot be made (ask for fewer replicas)",
+				cr->source_id, nholders, missing);
 		goto out;
 	}
 	r = ctrl_place(cands, view->n, cr->requisite, cr->nrequisite, cr->preferred, cr->npreferred,
 		       size, missing, chosen, &qualified);
 	if (r == -ENOSPC) {
-		code = status_fail(ret_details, -ENOSPC,
-			    "%u storage node(s) with %" PRIu64 " bytes free%s needed, %zu found%s",
-			    missing, size, cr->nrequisite ? " in the requisite topology" : "",
-			    qualified, view_complete ? "" : " (some storage nodes did not answer)");
+		code = status_fail(
+			ret_details, -ENOSPC,
+			"%u storage node(s) with %" PRIu64 " bytes free%s needed, %zu found%s",
+			missing, size, cr->nrequisite ? " in the requisite topology" : "",
+			qualified, view_complete ? "" : " (some storage nodes did not answer)");
 		goto out;
 	}
 	if (r < 0) {
@@ -778,12 +787,13 @@ static grpc_status_code create_find_source(struct create *cr, bool *holders, uin
 			*ret_size = l.items[i].rep->size_bytes;
 	}
 	if (!l.n && !lookup_complete(&l))
-		code = status_fail(ret_details, -EAGAIN,
-			    "cannot tell whether %s %s exists: storage nodes did not answer: %s",
-			    cr->source_snapshot ? "snapshot" : "volume", cr->source_id, l.why);
+		code = status_fail(
+			ret_details, -EAGAIN,
+			"cannot tell whether %s %s exists: storage nodes did not answer: %s",
+			cr->source_snapshot ? "snapshot" : "volume", cr->source_id, l.why);
 	else if (!l.n)
 		code = status_fail(ret_details, -ENOENT, "the content source %s %s does not exist",
-			    cr->source_snapshot ? "snapshot" : "volume", cr->source_id);
+				   cr->source_snapshot ? "snapshot" : "volume", cr->source_id);
 	lookup_clear(&l);
 	return code;
 }
@@ -816,30 +826,35 @@ static grpc_status_code create_existing(struct create *cr, struct lookup *l,
 	if (volume_from(l->items, l->n, &v, msg, sizeof(msg)) < 0)
 		return status_fail(ret_details, -EIO, "%s", msg);
 	if (strcmp(v.name, cr->req->name))
-		return status_fail(ret_details, -EEXIST, "volume id %s is taken by volume \"%s\"", v.id,
-			    v.name);
-	if (v.params.replicas != cr->params.replicas || v.params.transport != cr->params.transport ||
+		return status_fail(ret_details, -EEXIST, "volume id %s is taken by volume \"%s\"",
+				   v.id, v.name);
+	if (v.params.replicas != cr->params.replicas ||
+	    v.params.transport != cr->params.transport ||
 	    v.params.hold_seconds != cr->params.hold_seconds)
-		return status_fail(ret_details, -EEXIST,
-			    "volume \"%s\" exists with replicas=%u transport=%s holdSeconds=%u",
-			    v.name, v.params.replicas, volctx_transport_name(v.params.transport),
-			    v.params.hold_seconds);
+		return status_fail(
+			ret_details, -EEXIST,
+			"volume \"%s\" exists with replicas=%u transport=%s holdSeconds=%u", v.name,
+			v.params.replicas, volctx_transport_name(v.params.transport),
+			v.params.hold_seconds);
 	if (strcmp(v.source, cr->source_label))
-		return status_fail(ret_details, -EEXIST, "volume \"%s\" exists with content source \"%s\"",
-			    v.name, v.source[0] ? v.source : "none");
+		return status_fail(ret_details, -EEXIST,
+				   "volume \"%s\" exists with content source \"%s\"", v.name,
+				   v.source[0] ? v.source : "none");
 	if (!ctrl_size_in_range(v.size, range ? range->required_bytes : 0,
 				range ? range->limit_bytes : 0) ||
 	    (!range && v.size < CTRL_SIZE_DEFAULT))
 		return status_fail(ret_details, -EEXIST,
-			    "volume \"%s\" exists with %" PRIu64 " bytes, outside the requested range",
-			    v.name, v.size);
+				   "volume \"%s\" exists with %" PRIu64
+				   " bytes, outside the requested range",
+				   v.name, v.size);
 	if (v.nfound < v.params.replicas) {
 		/* A crash half-way through an earlier call: make the rest. */
 		if (!lookup_complete(l))
-			return status_fail(ret_details, -EAGAIN,
-				    "volume \"%s\" has %zu of %u replicas and storage nodes did not "
-				    "answer (%s): retry later",
-				    v.name, v.nfound, v.params.replicas, l->why);
+			return status_fail(
+				ret_details, -EAGAIN,
+				"volume \"%s\" has %zu of %u replicas and storage nodes did not "
+				"answer (%s): retry later",
+				v.name, v.nfound, v.params.replicas, l->why);
 		if (cr->source_id) {
 			holders = calloc(cr->view->n + 1, sizeof(*holders));
 			if (!holders)
@@ -921,8 +936,9 @@ static grpc_status_code create_source(struct create *cr, char **ret_details)
 	case CSI__V1__VOLUME_CONTENT_SOURCE__TYPE_SNAPSHOT:
 		id = cs->snapshot ? cs->snapshot->snapshot_id : "";
 		if (!id[0])
-			return status_fail(ret_details, -EINVAL,
-				    "volume_content_source.snapshot.snapshot_id is required");
+			return status_fail(
+				ret_details, -EINVAL,
+				"volume_content_source.snapshot.snapshot_id is required");
 		if (!ctrl_id_valid(CTRL_SNAPSHOT_PREFIX, id))
 			return status_fail(ret_details, -ENOENT, "snapshot %s does not exist", id);
 		cr->source_snapshot = true;
@@ -932,15 +948,17 @@ static grpc_status_code create_source(struct create *cr, char **ret_details)
 		id = cs->volume ? cs->volume->volume_id : "";
 		if (!id[0])
 			return status_fail(ret_details, -EINVAL,
-				    "volume_content_source.volume.volume_id is required");
+					   "volume_content_source.volume.volume_id is required");
 		if (!ctrl_id_valid(CTRL_VOLUME_PREFIX, id))
 			return status_fail(ret_details, -ENOENT, "volume %s does not exist", id);
 		if (!strcmp(id, cr->id))
-			return status_fail(ret_details, -EINVAL, "a volume cannot be cloned from itself");
+			return status_fail(ret_details, -EINVAL,
+					   "a volume cannot be cloned from itself");
 		snprintf(cr->source_label, sizeof(cr->source_label), "volume:%s", id);
 		break;
 	default:
-		return status_fail(ret_details, -EINVAL, "volume_content_source has neither snapshot nor volume");
+		return status_fail(ret_details, -EINVAL,
+				   "volume_content_source has neither snapshot nor volume");
 	}
 	cr->source_id = strchr(cr->source_label, ':') + 1;
 	return GRPC_STATUS_OK;
@@ -991,7 +1009,8 @@ static grpc_status_code controller_create_volume(void *userdata, const ProtobufC
 
 	if (!req->name[0])
 		return status_fail(ret_details, -EINVAL, "name is required");
-	code = capabilities_check(req->volume_capabilities, req->n_volume_capabilities, ret_details);
+	code = capabilities_check(req->volume_capabilities, req->n_volume_capabilities,
+				  ret_details);
 	if (code != GRPC_STATUS_OK)
 		return code;
 	r = params_parse(req->n_parameters, (void *const *)req->parameters, &cr.params, why,
@@ -1034,7 +1053,6 @@ static grpc_status_code controller_create_volume(void *userdata, const ProtobufC
 
 /* ---- DeleteVolume, DeleteSnapshot ---------------------------------------------- */
 
-
 /*
  * Delete every replica (or snapshot file) @l found. Success needs every
  * copy accounted for: when nodes did not answer and fewer copies than the
@@ -1054,25 +1072,29 @@ static grpc_status_code delete_found(struct lookup *l, const char *id, bool snap
 
 	rreq.id = sreq.id = (char *)id;
 	for (size_t i = 0; i < l->n; i++) {
-		if (label_number(l->items[i].rep, LABEL_REPLICAS, CTRL_REPLICAS_MAX, &n) && n > count)
+		if (label_number(l->items[i].rep, LABEL_REPLICAS, CTRL_REPLICAS_MAX, &n) &&
+		    n > count)
 			count = n;
 		c = node_call(l->items[i].node,
 			      snapshots ? TARGET_DELETE_SNAPSHOT : TARGET_DELETE_REPLICA,
-			      snapshots ? &sreq.base : &rreq.base, &resp, &details, CALL_TIMEOUT_MS);
+			      snapshots ? &sreq.base : &rreq.base, &resp, &details,
+			      CALL_TIMEOUT_MS);
 		if (resp)
 			protobuf_c_message_free_unpacked(resp, NULL);
 		if (c != GRPC_STATUS_OK && code == GRPC_STATUS_OK)
-			code = fail_code(ret_details, c, "cannot delete %s on storage node %s: %s", id,
-					 node_name(l->items[i].node), details ? details : "failed");
+			code = fail_code(ret_details, c, "cannot delete %s on storage node %s: %s",
+					 id, node_name(l->items[i].node),
+					 details ? details : "failed");
 		free(details);
 	}
 	if (code != GRPC_STATUS_OK)
 		return code;
 	if (!lookup_complete(l) && (l->n == 0 || l->n < count))
-		return status_fail(ret_details, -EAGAIN,
-			    "%s: %zu cop%s deleted, but storage nodes that may hold more did not "
-			    "answer (%s): retry later",
-			    id, l->n, l->n == 1 ? "y" : "ies", l->why);
+		return status_fail(
+			ret_details, -EAGAIN,
+			"%s: %zu cop%s deleted, but storage nodes that may hold more did not "
+			"answer (%s): retry later",
+			id, l->n, l->n == 1 ? "y" : "ies", l->why);
 	if (l->n)
 		log_info(snapshots ? "snapshot deleted" : "volume deleted", "id=%s copies=%zu", id,
 			 l->n);
@@ -1149,9 +1171,10 @@ static grpc_status_code volume_find(struct storage_view *view, const char *id, s
 	if (lookup_run(view, id, NULL, false, l) < 0)
 		return status_fail(ret_details, -ENOMEM, "out of memory");
 	if (!l->n && !lookup_complete(l))
-		return status_fail(ret_details, -EAGAIN,
-			    "volume %s: no replica found and storage nodes did not answer (%s)", id,
-			    l->why);
+		return status_fail(
+			ret_details, -EAGAIN,
+			"volume %s: no replica found and storage nodes did not answer (%s)", id,
+			l->why);
 	if (!l->n)
 		return status_fail(ret_details, -ENOENT, "volume %s does not exist", id);
 	if (volume_from(l->items, l->n, ret, msg, sizeof(msg)) < 0)
@@ -1217,13 +1240,15 @@ static grpc_status_code controller_expand_volume(void *userdata, const ProtobufC
 		return status_fail(ret_details, -EINVAL, "volume_id is required");
 	if (!range)
 		return status_fail(ret_details, -EINVAL, "capacity_range is required");
-	if (req->volume_capability && csi_capability_check(req->volume_capability, why, sizeof(why)) < 0)
+	if (req->volume_capability &&
+	    csi_capability_check(req->volume_capability, why, sizeof(why)) < 0)
 		return status_fail(ret_details, -EINVAL, "%s", why);
 	r = ctrl_size_pick(range->required_bytes, range->limit_bytes, 0, &size, why, sizeof(why));
 	if (r < 0)
 		return status_fail(ret_details, r, "%s", why);
 	if (!ctrl_id_valid(CTRL_VOLUME_PREFIX, req->volume_id))
-		return status_fail(ret_details, -ENOENT, "volume %s does not exist", req->volume_id);
+		return status_fail(ret_details, -ENOENT, "volume %s does not exist",
+				   req->volume_id);
 	if (vollock_try(c->locks, req->volume_id) < 0)
 		return fail_busy(ret_details, req->volume_id);
 	code = view_take(c, &view, ret_details);
@@ -1233,10 +1258,11 @@ static grpc_status_code controller_expand_volume(void *userdata, const ProtobufC
 	if (code != GRPC_STATUS_OK)
 		goto out;
 	if (v.nfound < v.params.replicas) {
-		code = status_fail(ret_details, lookup_complete(&l) ? -EBUSY : -EAGAIN,
-			    "volume %s has %zu of %u replicas%s%s: all must grow together",
-			    v.id, v.nfound, v.params.replicas,
-			    lookup_complete(&l) ? "" : "; storage nodes did not answer: ", l.why);
+		code = status_fail(
+			ret_details, lookup_complete(&l) ? -EBUSY : -EAGAIN,
+			"volume %s has %zu of %u replicas%s%s: all must grow together", v.id,
+			v.nfound, v.params.replicas,
+			lookup_complete(&l) ? "" : "; storage nodes did not answer: ", l.why);
 		goto out;
 	}
 	/* Never shrink: a size already reached is success. */
@@ -1244,8 +1270,9 @@ static grpc_status_code controller_expand_volume(void *userdata, const ProtobufC
 		size = v.size_max;
 	if (range->limit_bytes && size > (uint64_t)range->limit_bytes) {
 		code = status_fail(ret_details, -ERANGE,
-			    "volume %s already holds %" PRIu64 " bytes, above limit_bytes %" PRId64,
-			    v.id, size, range->limit_bytes);
+				   "volume %s already holds %" PRIu64
+				   " bytes, above limit_bytes %" PRId64,
+				   v.id, size, range->limit_bytes);
 		goto out;
 	}
 	code = expand_replicas(&v, size, ret_details);
@@ -1331,24 +1358,27 @@ static grpc_status_code validate_reply(const Csi__V1__ValidateVolumeCapabilities
 	if (!conf)
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;
 	resp->confirmed = conf;
-	conf->volume_capabilities = calloc(req->n_volume_capabilities, sizeof(*conf->volume_capabilities));
+	conf->volume_capabilities =
+		calloc(req->n_volume_capabilities, sizeof(*conf->volume_capabilities));
 	if (!conf->volume_capabilities)
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;
 	for (i = 0; i < req->n_volume_capabilities; i++) {
-		conf->volume_capabilities[i] =
-			(Csi__V1__VolumeCapability *)message_copy(&req->volume_capabilities[i]->base);
+		conf->volume_capabilities[i] = (Csi__V1__VolumeCapability *)message_copy(
+			&req->volume_capabilities[i]->base);
 		if (!conf->volume_capabilities[i])
 			return GRPC_STATUS_RESOURCE_EXHAUSTED;
 		conf->n_volume_capabilities++;
 	}
 	for (i = 0; i < req->n_volume_context && r == 0; i++)
-		r = map_add(&csi__v1__validate_volume_capabilities_response__confirmed__volume_context_entry__descriptor,
-			    &conf->n_volume_context, &conf->volume_context,
-			    req->volume_context[i]->key, req->volume_context[i]->value);
+		r = map_add(
+			&csi__v1__validate_volume_capabilities_response__confirmed__volume_context_entry__descriptor,
+			&conf->n_volume_context, &conf->volume_context, req->volume_context[i]->key,
+			req->volume_context[i]->value);
 	for (i = 0; i < req->n_parameters && r == 0; i++)
-		r = map_add(&csi__v1__validate_volume_capabilities_response__confirmed__parameters_entry__descriptor,
-			    &conf->n_parameters, &conf->parameters, req->parameters[i]->key,
-			    req->parameters[i]->value);
+		r = map_add(
+			&csi__v1__validate_volume_capabilities_response__confirmed__parameters_entry__descriptor,
+			&conf->n_parameters, &conf->parameters, req->parameters[i]->key,
+			req->parameters[i]->value);
 	return r < 0 ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_OK;
 }
 
@@ -1369,7 +1399,8 @@ static grpc_status_code controller_validate(void *userdata, const ProtobufCMessa
 	if (!req->n_volume_capabilities)
 		return status_fail(ret_details, -EINVAL, "volume_capabilities are required");
 	if (!ctrl_id_valid(CTRL_VOLUME_PREFIX, req->volume_id))
-		return status_fail(ret_details, -ENOENT, "volume %s does not exist", req->volume_id);
+		return status_fail(ret_details, -ENOENT, "volume %s does not exist",
+				   req->volume_id);
 	code = view_take(c, &view, ret_details);
 	if (code != GRPC_STATUS_OK)
 		return code;
@@ -1400,7 +1431,8 @@ static grpc_status_code controller_get_volume(void *userdata, const ProtobufCMes
 	if (!req->volume_id[0])
 		return status_fail(ret_details, -EINVAL, "volume_id is required");
 	if (!ctrl_id_valid(CTRL_VOLUME_PREFIX, req->volume_id))
-		return status_fail(ret_details, -ENOENT, "volume %s does not exist", req->volume_id);
+		return status_fail(ret_details, -ENOENT, "volume %s does not exist",
+				   req->volume_id);
 	code = view_take(c, &view, ret_details);
 	if (code != GRPC_STATUS_OK)
 		return code;
@@ -1574,7 +1606,8 @@ static grpc_status_code controller_get_capacity(void *userdata, const ProtobufCM
 		return status_fail(ret_details, r, "%s", why);
 	/* Capabilities no volume can have: no capacity for them. */
 	for (size_t i = 0; i < req->n_volume_capabilities; i++)
-		supported &= csi_capability_check(req->volume_capabilities[i], why, sizeof(why)) == 0;
+		supported &=
+			csi_capability_check(req->volume_capabilities[i], why, sizeof(why)) == 0;
 	if (supported) {
 		grpc_status_code code = view_take(c, &view, ret_details);
 
@@ -1582,7 +1615,8 @@ static grpc_status_code controller_get_capacity(void *userdata, const ProtobufCM
 			return code;
 		if (req->accessible_topology) {
 			segment.n = req->accessible_topology->n_segments;
-			seg_kv = map_kv(segment.n, (void *const *)req->accessible_topology->segments);
+			seg_kv = map_kv(segment.n,
+					(void *const *)req->accessible_topology->segments);
 			segment.kv = seg_kv;
 		}
 		available = calloc(view->n + 1, sizeof(*available));
@@ -1638,7 +1672,8 @@ static const Csi__V1__ControllerServiceCapability__RPC__Type controller_capabili
 	CSI__V1__CONTROLLER_SERVICE_CAPABILITY__RPC__TYPE__VOLUME_CONDITION,
 };
 
-#define CONTROLLER_CAPABILITIES (sizeof(controller_capabilities) / sizeof(controller_capabilities[0]))
+#define CONTROLLER_CAPABILITIES \
+	(sizeof(controller_capabilities) / sizeof(controller_capabilities[0]))
 
 static grpc_status_code controller_get_capabilities(void *userdata, const ProtobufCMessage *msg,
 						    ProtobufCMessage **ret_resp, char **ret_details)
@@ -1763,12 +1798,12 @@ static grpc_status_code snap_make(struct snap *s, const struct volume *v, char *
 			has = s->items[k].node == v->legs[i].node;
 		if (has)
 			continue;
-		code = node_call(v->legs[i].node, TARGET_CREATE_SNAPSHOT, &req.base, &resp, &details,
-				 CALL_TIMEOUT_MS);
+		code = node_call(v->legs[i].node, TARGET_CREATE_SNAPSHOT, &req.base, &resp,
+				 &details, CALL_TIMEOUT_MS);
 		if (code != GRPC_STATUS_OK) {
 			code = fail_code(ret_details, code,
-					 "cannot snapshot replica %u of %s on storage node %s: %s", i,
-					 v->id, node_name(v->legs[i].node),
+					 "cannot snapshot replica %u of %s on storage node %s: %s",
+					 i, v->id, node_name(v->legs[i].node),
 					 details ? details : "failed");
 			free(details);
 			snap_undo(s);
@@ -1789,8 +1824,8 @@ static grpc_status_code snapshot_params_check(const Csi__V1__CreateSnapshotReque
 	for (size_t i = 0; i < req->n_parameters; i++)
 		if (strncmp(req->parameters[i]->key, "csi.storage.k8s.io/", 19))
 			return status_fail(ret_details, -EINVAL,
-				    "unknown parameter \"%s\" (snapshots take none)",
-				    req->parameters[i]->key);
+					   "unknown parameter \"%s\" (snapshots take none)",
+					   req->parameters[i]->key);
 	return GRPC_STATUS_OK;
 }
 
@@ -1806,21 +1841,23 @@ static grpc_status_code snapshot_existing(struct storage_view *view, struct snap
 	struct volume v;
 
 	if (!name || strcmp(name, s->name))
-		return status_fail(ret_details, -EEXIST, "snapshot id %s is taken by snapshot \"%s\"", s->id,
-			    name ? name : "?");
+		return status_fail(ret_details, -EEXIST,
+				   "snapshot id %s is taken by snapshot \"%s\"", s->id,
+				   name ? name : "?");
 	if (strcmp(sl->items[0].rep->source_id, source))
-		return status_fail(ret_details, -EEXIST, "snapshot \"%s\" exists for volume %s", s->name,
-			    sl->items[0].rep->source_id);
+		return status_fail(ret_details, -EEXIST, "snapshot \"%s\" exists for volume %s",
+				   s->name, sl->items[0].rep->source_id);
 	for (size_t i = 0; i < sl->n && i < CTRL_REPLICAS_MAX * 2; i++)
 		s->items[s->n++] = sl->items[i];
 	label_number(sl->items[0].rep, LABEL_REPLICAS, CTRL_REPLICAS_MAX, &count);
 	if (s->n >= count)
 		return GRPC_STATUS_OK;
 	if (!lookup_complete(sl))
-		return status_fail(ret_details, -EAGAIN,
-			    "snapshot \"%s\" has %zu of %u files and storage nodes did not answer "
-			    "(%s): retry later",
-			    s->name, s->n, count, sl->why);
+		return status_fail(
+			ret_details, -EAGAIN,
+			"snapshot \"%s\" has %zu of %u files and storage nodes did not answer "
+			"(%s): retry later",
+			s->name, s->n, count, sl->why);
 	/* Finish what a crashed call started, if the volume is still whole. */
 	code = volume_find(view, source, &vl, &v, ret_details);
 	if (code == GRPC_STATUS_OK && v.nfound == v.params.replicas)
@@ -1843,8 +1880,8 @@ static grpc_status_code snapshot_fresh(struct storage_view *view, struct snap *s
 	code = volume_find(view, source, &vl, &v, ret_details);
 	if (code == GRPC_STATUS_OK && v.nfound < v.params.replicas)
 		code = status_fail(ret_details, lookup_complete(&vl) ? -EBUSY : -EAGAIN,
-			    "volume %s has %zu of %u replicas: a snapshot needs them all", source,
-			    v.nfound, v.params.replicas);
+				   "volume %s has %zu of %u replicas: a snapshot needs them all",
+				   source, v.nfound, v.params.replicas);
 	if (code == GRPC_STATUS_OK)
 		code = snap_make(s, &v, ret_details);
 	if (code == GRPC_STATUS_OK)
@@ -1932,7 +1969,8 @@ static grpc_status_code controller_list_snapshots(void *userdata, const Protobuf
 		goto out;
 	}
 	for (i = 0, kept = 0; i < l.n; i++)
-		if (!req->source_volume_id[0] || !strcmp(l.items[i].rep->source_id, req->source_volume_id))
+		if (!req->source_volume_id[0] ||
+		    !strcmp(l.items[i].rep->source_id, req->source_volume_id))
 			l.items[kept++] = l.items[i];
 	l.n = kept;
 	if (groups_make(&l, &groups, &ids, &n) < 0) {
@@ -2033,10 +2071,10 @@ int csi_controller_register(struct rpc_server *server, struct csi_controller *c)
 		{ "/csi.v1.Controller/ControllerGetCapabilities",
 		  &csi__v1__controller_get_capabilities_request__descriptor,
 		  controller_get_capabilities, c },
-		{ "/csi.v1.Controller/CreateSnapshot", &csi__v1__create_snapshot_request__descriptor,
-		  controller_create_snapshot, c },
-		{ "/csi.v1.Controller/DeleteSnapshot", &csi__v1__delete_snapshot_request__descriptor,
-		  controller_delete_snapshot, c },
+		{ "/csi.v1.Controller/CreateSnapshot",
+		  &csi__v1__create_snapshot_request__descriptor, controller_create_snapshot, c },
+		{ "/csi.v1.Controller/DeleteSnapshot",
+		  &csi__v1__delete_snapshot_request__descriptor, controller_delete_snapshot, c },
 		{ "/csi.v1.Controller/ListSnapshots", &csi__v1__list_snapshots_request__descriptor,
 		  controller_list_snapshots, c },
 	};

@@ -90,10 +90,11 @@ int ctrl_params_parse(const struct ctrl_kv *kv, size_t n, struct ctrl_params *re
 					   value);
 		} else if (!strcmp(key, "holdSeconds")) {
 			if (!number_parse(value, 0, CTRL_HOLD_SECONDS_MAX, &p.hold_seconds))
-				return bad(-EINVAL, msg, msg_size,
-					   "parameter holdSeconds \"%s\" is not a number of seconds "
-					   "(0-%d)",
-					   value, CTRL_HOLD_SECONDS_MAX);
+				return bad(
+					-EINVAL, msg, msg_size,
+					"parameter holdSeconds \"%s\" is not a number of seconds "
+					"(0-%d)",
+					value, CTRL_HOLD_SECONDS_MAX);
 		} else if (strncmp(key, CO_PARAMETER_PREFIX, strlen(CO_PARAMETER_PREFIX))) {
 			return bad(-EINVAL, msg, msg_size,
 				   "unknown parameter \"%s\" (known: replicas, transport, "
@@ -119,15 +120,16 @@ int ctrl_size_pick(int64_t required, int64_t limit, uint64_t minimum, uint64_t *
 		return bad(-EINVAL, msg, msg_size, "capacity_range has a negative size");
 	if (limit && required > limit)
 		return bad(-EINVAL, msg, msg_size,
-			   "capacity_range: required_bytes %" PRId64 " exceeds limit_bytes %" PRId64,
+			   "capacity_range: required_bytes %" PRId64
+			   " exceeds limit_bytes %" PRId64,
 			   required, limit);
 	if (minimum > (uint64_t)INT64_MAX - CTRL_SIZE_ALIGN)
 		return bad(-ERANGE, msg, msg_size, "the source is too large");
 	if (required) {
 		size = (uint64_t)required > minimum ? (uint64_t)required : minimum;
 		if (size > (uint64_t)INT64_MAX - CTRL_SIZE_ALIGN)
-			return bad(-ERANGE, msg, msg_size, "required_bytes %" PRId64 " is too large",
-				   required);
+			return bad(-ERANGE, msg, msg_size,
+				   "required_bytes %" PRId64 " is too large", required);
 		size = align_up(size);
 	} else {
 		size = align_up(minimum > CTRL_SIZE_DEFAULT ? minimum : CTRL_SIZE_DEFAULT);

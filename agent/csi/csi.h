@@ -57,7 +57,8 @@ bool csi_plugin_ready(struct csi_plugin *plugin);
 struct csi_node_config {
 	const char *node_id; /* NodeGetInfo's node_id */
 	const struct tls_files *tls; /* to reach storage nodes' target API; NULL: local only */
-	target_local_fn local_fn; /* this process's storage role (--mode all/node with a pool), or NULL */
+	target_local_fn
+		local_fn; /* this process's storage role (--mode all/node with a pool), or NULL */
 	void *local;
 	unsigned int max_volumes; /* NodeGetInfo's max_volumes_per_node; 0 = no limit */
 	const char *topology; /* "k=v[,k=v]"; NULL or "" = CSI_NODE_TOPOLOGY_KEY=<node_id> */
@@ -84,7 +85,8 @@ int csi_node_register(struct rpc_server *server, struct csi_node *node);
  */
 struct csi_controller_config {
 	const char *storage_nodes; /* "host:port[,host:port...]" (static list), or NULL */
-	const char *storage_service; /* "name:port": a DNS name resolving to every storage node, or NULL */
+	const char *
+		storage_service; /* "name:port": a DNS name resolving to every storage node, or NULL */
 	const struct tls_files *tls; /* client certificate for remote storage nodes */
 	target_local_fn local_fn; /* the in-process storage role (--mode all), or NULL */
 	void *local;

@@ -148,8 +148,8 @@ struct node_volume_spec {
 /* The spec's code for "another call on this volume is in progress". */
 static grpc_status_code fail_busy(char **ret_details, const char *volume_id)
 {
-	return status_fail(ret_details, -EALREADY, "an operation on volume %s is already in progress",
-		    volume_id);
+	return status_fail(ret_details, -EALREADY,
+			   "an operation on volume %s is already in progress", volume_id);
 }
 
 /* ---- journal records --------------------------------------------------------- */
@@ -223,10 +223,10 @@ static int volume_store(struct csi_node *node, const char *id, const struct node
 		for (unsigned int i = 0; legs && i < v->nr_nvme_legs; i++) {
 			const struct node_leg *l = &v->nvme_legs[i];
 
-			if (json_array_append_new(legs, json_pack("{s:s, s:s, s:s, s:s}", "nqn",
-								  l->nqn, "node", l->node,
-								  "target", l->target, "replica",
-								  l->replica)) < 0) {
+			if (json_array_append_new(legs,
+						  json_pack("{s:s, s:s, s:s, s:s}", "nqn", l->nqn,
+							    "node", l->node, "target", l->target,
+							    "replica", l->replica)) < 0) {
 				json_decref(legs);
 				legs = NULL;
 			}
@@ -251,7 +251,7 @@ static bool volume_id_valid(const char *id, char **ret_details, grpc_status_code
 	}
 	if (strlen(id) >= ATOMBLK_ID_MAX) {
 		*ret_code = status_fail(ret_details, -EINVAL, "volume_id is longer than %d bytes",
-				 ATOMBLK_ID_MAX - 1);
+					ATOMBLK_ID_MAX - 1);
 		return false;
 	}
 	return true;
@@ -266,9 +266,9 @@ static bool path_valid(const char *field, const char *path, char **ret_details,
 		return false;
 	}
 	if (strlen(path) >= PATH_MAX - 64 || !roots_contains(ROOT_KUBELET, path)) {
-		*ret_code =
-			status_fail(ret_details, -EINVAL, "%s '%s' is not a normal path under %s", field,
-			     path, roots_get(ROOT_KUBELET)[0] ? roots_get(ROOT_KUBELET) : "/");
+		*ret_code = status_fail(ret_details, -EINVAL,
+					"%s '%s' is not a normal path under %s", field, path,
+					roots_get(ROOT_KUBELET)[0] ? roots_get(ROOT_KUBELET) : "/");
 		return false;
 	}
 	return true;
@@ -670,8 +670,9 @@ static int leg_host_access(struct csi_node *node, const struct node_leg *l, bool
 		snprintf(msg, msg_size, "storage node %s has no target API address", l->node);
 		return -EBUSY;
 	} else if (!node->tls) {
-		snprintf(msg, msg_size, "no TLS material (--tls-dir) to reach storage node %s at %s",
-			 l->node, l->target);
+		snprintf(msg, msg_size,
+			 "no TLS material (--tls-dir) to reach storage node %s at %s", l->node,
+			 l->target);
 		return -EBUSY;
 	} else {
 		r = target_conn_remote(l->target, node->tls, &conn);
@@ -703,8 +704,9 @@ static int leg_host_access(struct csi_node *node, const struct node_leg *l, bool
 		r = -EIO;
 	}
 	if (r < 0)
-		snprintf(msg, msg_size, "%s host on %s (%s): %s", allow ? "AllowHost" : "DisallowHost",
-			 l->node, l->replica, details ? details : "failed");
+		snprintf(msg, msg_size, "%s host on %s (%s): %s",
+			 allow ? "AllowHost" : "DisallowHost", l->node, l->replica,
+			 details ? details : "failed");
 	free(details);
 	return r;
 }
@@ -808,7 +810,8 @@ static int stage_leg(struct csi_node *node, const char *id, const struct volctx 
 	return 0;
 }
 
-static void append(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void append(char *buf, size_t size, const char *fmt, ...)
 {
 	size_t len = strlen(buf);
@@ -966,8 +969,10 @@ static int stage_nvme_legs(struct csi_node *node, const char *id, const struct v
 	if (ctx->layout == ATOMBLK_LAYOUT_MIRROR && up > 0) {
 		if (!faults[0])
 			return 0; /* only stale legs are missing: said above */
-		log_warn("volume staged degraded: a mirror leg is missing", "volume_id=%s legs_up=%u "
-			 "legs=%zu missing=\"%s\"", id, up, ctx->nlegs, faults);
+		log_warn("volume staged degraded: a mirror leg is missing",
+			 "volume_id=%s legs_up=%u "
+			 "legs=%zu missing=\"%s\"",
+			 id, up, ctx->nlegs, faults);
 		return 0;
 	}
 	snprintf(msg, msg_size, "%s: %s",
@@ -1295,7 +1300,7 @@ out:
 	free(ctx);
 	if (r < 0)
 		return status_fail(ret_details, r, "stage %s: %s", req->volume_id,
-			    why[0] ? why : strerror(-r));
+				   why[0] ? why : strerror(-r));
 	return status_reply_empty(&csi__v1__node_stage_volume_response__descriptor, ret_resp);
 }
 
@@ -1430,7 +1435,7 @@ out:
 	vollock_release(node->locks, req->volume_id);
 	if (r < 0)
 		return status_fail(ret_details, r, "unstage %s: %s", req->volume_id,
-			    why[0] ? why : strerror(-r));
+				   why[0] ? why : strerror(-r));
 	return status_reply_empty(&csi__v1__node_unstage_volume_response__descriptor, ret_resp);
 }
 
@@ -1562,7 +1567,7 @@ out:
 	vollock_release(node->locks, req->volume_id);
 	if (r < 0)
 		return status_fail(ret_details, r, "publish %s: %s", req->volume_id,
-			    why[0] ? why : strerror(-r));
+				   why[0] ? why : strerror(-r));
 	return status_reply_empty(&csi__v1__node_publish_volume_response__descriptor, ret_resp);
 }
 
@@ -1611,7 +1616,7 @@ out:
 	vollock_release(node->locks, req->volume_id);
 	if (r < 0)
 		return status_fail(ret_details, r, "unpublish %s: %s", req->volume_id,
-			    why[0] ? why : strerror(-r));
+				   why[0] ? why : strerror(-r));
 	return status_reply_empty(&csi__v1__node_unpublish_volume_response__descriptor, ret_resp);
 }
 
@@ -1653,10 +1658,12 @@ static const char *faulty_legs(const struct node_volume *v, const struct atomblk
 			       "implemented, the leg stays out of the mirror",
 			       sep, i, l->node, live ? ", reachable again" : "");
 		} else if (!l) {
-			append(buf, size, "%sleg %s is faulty", sep, leg->path[0] ? leg->path : "?");
+			append(buf, size, "%sleg %s is faulty", sep,
+			       leg->path[0] ? leg->path : "?");
 		} else if (!leg->path[0]) {
-			append(buf, size, "%sleg %u (node %s) is missing: it was not reachable at stage",
-			       sep, i, l->node);
+			append(buf, size,
+			       "%sleg %u (node %s) is missing: it was not reachable at stage", sep,
+			       i, l->node);
 		} else if (have_host && nvmeconn_find(l->nqn, host.nqn, &ctrl) == 0 &&
 			   !strcmp(ctrl.state, "live")) {
 			append(buf, size,
@@ -1761,12 +1768,12 @@ static grpc_status_code node_get_volume_stats(void *userdata, const ProtobufCMes
 	r = volume_load(node, req->volume_id, &v);
 	if (r == -ENOENT)
 		return status_fail(ret_details, -ENOENT, "volume %s is not staged on this node",
-			    req->volume_id);
+				   req->volume_id);
 	if (r < 0)
 		return status_fail(ret_details, r, "journal: %s", strerror(-r));
 	if (stat(req->volume_path, &st) < 0)
-		return status_fail(ret_details, errno == ENOENT ? -ENOENT : -errno, "volume_path %s: %s",
-			    req->volume_path, strerror(errno));
+		return status_fail(ret_details, errno == ENOENT ? -ENOENT : -errno,
+				   "volume_path %s: %s", req->volume_path, strerror(errno));
 
 	resp = malloc(sizeof(*resp));
 	if (!resp)
@@ -1782,11 +1789,12 @@ static grpc_status_code node_get_volume_stats(void *userdata, const ProtobufCMes
 
 		if (!v.block)
 			return status_fail(ret_details, -ENOENT,
-				    "%s is a device, the volume is a filesystem", req->volume_path);
+					   "%s is a device, the volume is a filesystem",
+					   req->volume_path);
 		r = volctl_device_size(req->volume_path, &size);
 		if (r < 0)
 			return status_fail(ret_details, r, "size of %s: %s", req->volume_path,
-				    strerror(-r));
+					   strerror(-r));
 		resp->usage[resp->n_usage] =
 			usage_new(CSI__V1__VOLUME_USAGE__UNIT__BYTES, size, 0, 0);
 		if (!resp->usage[resp->n_usage++])
@@ -1794,10 +1802,10 @@ static grpc_status_code node_get_volume_stats(void *userdata, const ProtobufCMes
 	} else {
 		if (v.block || !mounts_is_mountpoint(NULL, req->volume_path))
 			return status_fail(ret_details, -ENOENT, "volume %s is not mounted at %s",
-				    req->volume_id, req->volume_path);
+					   req->volume_id, req->volume_path);
 		if (statvfs(req->volume_path, &sv) < 0)
 			return status_fail(ret_details, -errno, "statvfs %s: %s", req->volume_path,
-				    strerror(errno));
+					   strerror(errno));
 		resp->usage[resp->n_usage] = usage_new(
 			CSI__V1__VOLUME_USAGE__UNIT__BYTES, (uint64_t)sv.f_blocks * sv.f_frsize,
 			(uint64_t)sv.f_bavail * sv.f_frsize,
@@ -1958,7 +1966,7 @@ out:
 	vollock_release(node->locks, req->volume_id);
 	if (r < 0)
 		return status_fail(ret_details, r, "expand %s: %s", req->volume_id,
-			    why[0] ? why : strerror(-r));
+				   why[0] ? why : strerror(-r));
 	resp = malloc(sizeof(*resp));
 	if (!resp)
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;

@@ -564,11 +564,13 @@ int config_parse(int argc, char *const argv[], char *const envp[], struct agent_
 				       " (ATOMBLK_STORAGE_NODES / ATOMBLK_STORAGE_SERVICE)");
 	if (action == CONFIG_ACTION_RUN && cfg.mode == AGENT_MODE_NODE && cfg.has_target_endpoint &&
 	    !cfg.pool_dir[0])
-		return fail(ret_error, "--target-endpoint serves the storage role: it needs --pool-dir");
+		return fail(ret_error,
+			    "--target-endpoint serves the storage role: it needs --pool-dir");
 	if (action == CONFIG_ACTION_RUN && cfg.mode == AGENT_MODE_ALL && !cfg.pool_dir[0]) {
 		if (snprintf(cfg.pool_dir, sizeof(cfg.pool_dir), "%s/pool", cfg.state_dir) >=
 		    (int)sizeof(cfg.pool_dir))
-			return fail(ret_error, "--state-dir is too long for the default pool directory");
+			return fail(ret_error,
+				    "--state-dir is too long for the default pool directory");
 	}
 
 	*ret = cfg;

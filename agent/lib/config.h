@@ -57,12 +57,15 @@ struct agent_config {
 	bool has_target_endpoint; /* the target API is served on TCP (mutual TLS) */
 	struct endpoint target_endpoint; /* --target-endpoint / ATOMBLK_TARGET_ENDPOINT */
 	char tls_dir[PATH_MAX]; /* --tls-dir / ATOMBLK_TLS_DIR: ca.crt, tls.crt, tls.key */
-	char nvme_address[64]; /* --nvme-address / ATOMBLK_NVME_ADDRESS; "" = target host or 127.0.0.1 */
+	char nvme_address
+		[64]; /* --nvme-address / ATOMBLK_NVME_ADDRESS; "" = target host or 127.0.0.1 */
 	char nvme_port[8]; /* --nvme-port / ATOMBLK_NVME_PORT (default 4420) */
 	int nvme_rdma; /* --nvme-rdma / ATOMBLK_NVME_RDMA: auto (-1), off (0), on (1) */
 	/* The controller role (controller and all modes): where the storage nodes are. */
-	char storage_nodes[CONFIG_TOPOLOGY_MAX]; /* --storage-nodes / ATOMBLK_STORAGE_NODES: host:port,... */
-	char storage_service[CONFIG_ADDR_MAX]; /* --storage-service / ATOMBLK_STORAGE_SERVICE: name:port */
+	char storage_nodes
+		[CONFIG_TOPOLOGY_MAX]; /* --storage-nodes / ATOMBLK_STORAGE_NODES: host:port,... */
+	char storage_service
+		[CONFIG_ADDR_MAX]; /* --storage-service / ATOMBLK_STORAGE_SERVICE: name:port */
 };
 
 enum config_action {

@@ -133,13 +133,16 @@ static int for_each_ctrl(struct scan *s, const char *nqn, const char *hostnqn,
 	nvme_ctrl_t c, next;
 	int r;
 
-	nvme_for_each_host(s->root, h) {
+	nvme_for_each_host(s->root, h)
+	{
 		if (!str_eq(nvme_host_get_hostnqn(h), hostnqn))
 			continue;
-		nvme_for_each_subsystem(h, sub) {
+		nvme_for_each_subsystem(h, sub)
+		{
 			if (!str_eq(nvme_subsystem_get_nqn(sub), nqn))
 				continue;
-			nvme_subsystem_for_each_ctrl_safe(sub, c, next) {
+			nvme_subsystem_for_each_ctrl_safe(sub, c, next)
+			{
 				r = fn(c, arg);
 				if (r)
 					return r;
@@ -187,7 +190,8 @@ int nvmeconn_leg_plan(const struct volctx *v, size_t leg, const char *node_id, b
 	ret->reconnect_delay = clamp(hold, 1, NVMECONN_RECONNECT_DELAY_MAX);
 	if (v->layout == ATOMBLK_LAYOUT_MIRROR) {
 		ret->fast_io_fail_tmo = clamp(hold, 1, NVMECONN_MIRROR_FAST_FAIL_MAX);
-		ret->ctrl_loss_tmo = hold > NVMECONN_MIRROR_LOSS_MIN ? hold : NVMECONN_MIRROR_LOSS_MIN;
+		ret->ctrl_loss_tmo =
+			hold > NVMECONN_MIRROR_LOSS_MIN ? hold : NVMECONN_MIRROR_LOSS_MIN;
 	} else {
 		ret->fast_io_fail_tmo = -1;
 		ret->ctrl_loss_tmo = hold < 1 ? 1 : hold;
@@ -225,7 +229,8 @@ static bool params_valid(const struct nvmeconn_params *p, char *msg, size_t msg_
 	}
 	if (!p->addr || (strcmp(p->addr->trtype, "tcp") && strcmp(p->addr->trtype, "rdma")) ||
 	    !p->addr->traddr[0] || !p->addr->trsvcid[0]) {
-		snprintf(msg, msg_size, "the leg's address is not a tcp or rdma address with a port");
+		snprintf(msg, msg_size,
+			 "the leg's address is not a tcp or rdma address with a port");
 		return false;
 	}
 	if (!p->host || !p->host->nqn[0] || !p->host->id[0]) {
@@ -247,15 +252,16 @@ static bool params_valid(const struct nvmeconn_params *p, char *msg, size_t msg_
 static int transport_load(const char *trtype, char *msg, size_t msg_size)
 {
 	const bool rdma = !strcmp(trtype, "rdma");
-	const char *name = rdma ? "nvme_rdma" : "nvme_tcp", *module = rdma ? "nvme-rdma" : "nvme-tcp";
+	const char *name = rdma ? "nvme_rdma" : "nvme_tcp",
+		   *module = rdma ? "nvme-rdma" : "nvme-tcp";
 	int r;
 
 	if (kmods_is_loaded(name))
 		return 0;
 	r = kmods_modprobe(module);
 	if (r < 0)
-		snprintf(msg, msg_size, "cannot load the kernel module %s (modprobe %s): %s", module,
-			 r == -ENOENT ? "failed" : "could not run", strerror(-r));
+		snprintf(msg, msg_size, "cannot load the kernel module %s (modprobe %s): %s",
+			 module, r == -ENOENT ? "failed" : "could not run", strerror(-r));
 	return r;
 }
 
@@ -420,7 +426,7 @@ static bool entry_is_namespace(const char *ctrl, const char *entry, unsigned int
 	if (sscanf(entry, "nvme%uc%un%u%n", &subsys, &cinst, &n, &used) == 3 && !entry[used]) {
 		snprintf(disk, NVMECONN_NAME_MAX, "nvme%un%u", subsys, n);
 	} else if (used = 0, sscanf(entry, "nvme%un%u%n", &cinst, &n, &used) == 2 && !entry[used] &&
-		   used < NVMECONN_NAME_MAX) {
+				     used < NVMECONN_NAME_MAX) {
 		memcpy(disk, entry, (size_t)used + 1);
 	} else {
 		return false;

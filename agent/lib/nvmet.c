@@ -249,8 +249,7 @@ int nvmet_export(const char *root, const char *name, const char *device_path, co
 
 	if (nvmet_nqn(name, nqn, sizeof(nqn)) || !device_path || device_path[0] != '/' ||
 	    (host_nqn && !nvmet_host_nqn_is_valid(host_nqn)) || !tcp ||
-	    !nvmet_address_is_valid(tcp, "tcp") ||
-	    (rdma && !nvmet_address_is_valid(rdma, "rdma")))
+	    !nvmet_address_is_valid(tcp, "tcp") || (rdma && !nvmet_address_is_valid(rdma, "rdma")))
 		return -EINVAL;
 	ret = nvmet_root(root, top, sizeof(top));
 	if (ret)

@@ -134,7 +134,7 @@ static int cm_wait(struct rdma_event_channel *ch, enum rdma_cm_event_type want, 
 	if (got == want)
 		return 0;
 	snprintf(msg, msg_size, "%s (status %d)",
-		 got == RDMA_CM_EVENT_ADDR_ERROR	 ? "address not reachable over RDMA" :
+		 got == RDMA_CM_EVENT_ADDR_ERROR  ? "address not reachable over RDMA" :
 		 got == RDMA_CM_EVENT_ROUTE_ERROR ? "no route over RDMA" :
 						    "unexpected rdma_cm event",
 		 status);

@@ -565,7 +565,8 @@ static grpc_server_credentials *rpc_tcp_credentials(const struct rpc_server *s)
 	pair.private_key = tls->key;
 	pair.cert_chain = tls->cert;
 	return grpc_ssl_server_credentials_create_ex(
-		tls->ca, &pair, 1, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
+		tls->ca, &pair, 1, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY,
+		NULL);
 }
 
 static int rpc_add_listeners(struct rpc_server *s)
@@ -577,8 +578,9 @@ static int rpc_add_listeners(struct rpc_server *s)
 	if (s->tcp_address) {
 		grpc_server_credentials *tcp_creds = rpc_tcp_credentials(s);
 
-		port = tcp_creds ? grpc_server_add_http2_port(s->server, s->tcp_address, tcp_creds) :
-				   0;
+		port = tcp_creds ?
+			       grpc_server_add_http2_port(s->server, s->tcp_address, tcp_creds) :
+			       0;
 		if (tcp_creds)
 			grpc_server_credentials_release(tcp_creds);
 		if (!port)

@@ -49,8 +49,8 @@ int storage_set_new(const struct storage_set_config *cfg, struct storage_set **r
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
 	s->tls = cfg->tls;
-	s->info_timeout_ms = cfg->info_timeout_ms > 0 ? cfg->info_timeout_ms :
-							STORAGE_SET_INFO_TIMEOUT_MS;
+	s->info_timeout_ms =
+		cfg->info_timeout_ms > 0 ? cfg->info_timeout_ms : STORAGE_SET_INFO_TIMEOUT_MS;
 	if (cfg->nodes && cfg->nodes[0] && !(s->nodes = strdup(cfg->nodes)))
 		goto fail_nomem;
 	if (cfg->service && cfg->service[0]) {
@@ -265,7 +265,8 @@ static void *info_ask(void *arg)
 		job->node->error = details;
 	} else {
 		free(details);
-		if (asprintf(&job->node->error, "GetInfo failed with gRPC status %d", (int)code) < 0)
+		if (asprintf(&job->node->error, "GetInfo failed with gRPC status %d", (int)code) <
+		    0)
 			job->node->error = NULL;
 	}
 	return NULL;
@@ -279,7 +280,8 @@ static void view_ask_info(struct storage_set *s, struct storage_view *v)
 
 	if (!jobs) {
 		for (i = 0; i < v->n; i++) {
-			struct info_job job = { .node = &v->nodes[i], .timeout_ms = s->info_timeout_ms };
+			struct info_job job = { .node = &v->nodes[i],
+						.timeout_ms = s->info_timeout_ms };
 
 			info_ask(&job);
 		}
@@ -290,7 +292,8 @@ static void view_ask_info(struct storage_set *s, struct storage_view *v)
 		jobs[i].timeout_ms = s->info_timeout_ms;
 		/* The in-process role answers at once: no thread for it. */
 		if (v->n > 1 && v->nodes[i].entry != s->local)
-			jobs[i].started = !pthread_create(&jobs[i].thread, NULL, info_ask, &jobs[i]);
+			jobs[i].started =
+				!pthread_create(&jobs[i].thread, NULL, info_ask, &jobs[i]);
 		if (!jobs[i].started)
 			info_ask(&jobs[i]);
 	}

@@ -12,7 +12,8 @@
 #define TARGET_PATH(m) "/atomblk.target.v1.Target/" m
 
 const struct target_method_desc target_methods[TARGET_METHOD_COUNT] = {
-	[TARGET_GET_INFO] = { TARGET_PATH("GetInfo"), &atomblk__target__v1__get_info_request__descriptor,
+	[TARGET_GET_INFO] = { TARGET_PATH("GetInfo"),
+			      &atomblk__target__v1__get_info_request__descriptor,
 			      &atomblk__target__v1__get_info_response__descriptor },
 	[TARGET_CREATE_REPLICA] = { TARGET_PATH("CreateReplica"),
 				    &atomblk__target__v1__create_replica_request__descriptor,
@@ -165,7 +166,8 @@ grpc_status_code target_call(struct target_conn *c, enum target_method method,
 		*ret_resp = NULL;
 	}
 	if (code == GRPC_STATUS_OK && !*ret_resp) {
-		*ret_details = details_dup("%s answered OK without a reply", target_methods[method].path);
+		*ret_details =
+			details_dup("%s answered OK without a reply", target_methods[method].path);
 		code = GRPC_STATUS_INTERNAL;
 	}
 	return code;

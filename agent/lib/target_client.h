@@ -44,8 +44,8 @@ extern const struct target_method_desc target_methods[TARGET_METHOD_COUNT];
  * protobuf_c_message_free_unpacked().
  */
 typedef grpc_status_code (*target_local_fn)(void *local, enum target_method method,
-					    const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
-					    char **ret_details);
+					    const ProtobufCMessage *req,
+					    ProtobufCMessage **ret_resp, char **ret_details);
 
 struct target_conn;
 

@@ -108,7 +108,8 @@ int volctl_create(const struct volctl_spec *spec, char ret_disk[ATOMBLK_DISK_NAM
 	unsigned int missing;
 	int r;
 
-	if (spec->nr_legs < 1 || spec->nr_legs > ATOMBLK_LEGS_MAX || spec->worker_legs >> spec->nr_legs)
+	if (spec->nr_legs < 1 || spec->nr_legs > ATOMBLK_LEGS_MAX ||
+	    spec->worker_legs >> spec->nr_legs)
 		return -EINVAL;
 	r = count_missing_legs(spec, &missing);
 	if (r < 0)

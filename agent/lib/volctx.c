@@ -45,7 +45,8 @@ int volctx_transport_parse(const char *name, enum volctx_transport *ret)
 	return -EINVAL;
 }
 
-static int bad(char *msg, size_t msg_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(char *msg, size_t msg_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static int bad(char *msg, size_t msg_size, const char *fmt, ...)
 {
 	va_list ap;
@@ -82,7 +83,8 @@ static bool pool_name_valid(const char *s)
 
 	if (!len || len > VOLCTX_REPLICA_MAX || s[0] == '.')
 		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == len;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+	       len;
 }
 
 static bool text_valid(const char *s)
@@ -104,7 +106,8 @@ static int member_string(json_t *obj, const char *key, char *buf, size_t size, b
 	const char *s;
 
 	if (!v)
-		return bad(msg, msg_size, VOLCTX_KEY_REPLICAS ": %s: \"%s\" is missing", where, key);
+		return bad(msg, msg_size, VOLCTX_KEY_REPLICAS ": %s: \"%s\" is missing", where,
+			   key);
 	if (!json_is_string(v))
 		return bad(msg, msg_size, VOLCTX_KEY_REPLICAS ": %s: \"%s\" is not a string", where,
 			   key);
@@ -113,8 +116,9 @@ static int member_string(json_t *obj, const char *key, char *buf, size_t size, b
 		return bad(msg, msg_size, VOLCTX_KEY_REPLICAS ": %s: \"%s\" is empty", where, key);
 	if (strlen(s) >= size || strlen(s) != json_string_length(v) || !text_valid(s))
 		return bad(msg, msg_size,
-			   VOLCTX_KEY_REPLICAS ": %s: \"%s\" is longer than %zu bytes or has control "
-					       "characters",
+			   VOLCTX_KEY_REPLICAS
+			   ": %s: \"%s\" is longer than %zu bytes or has control "
+			   "characters",
 			   where, key, size - 1);
 	memcpy(buf, s, strlen(s) + 1);
 	return 0;
@@ -142,8 +146,9 @@ static int address_parse(json_t *obj, const char *where, struct nvmet_address *r
 	if (r < 0)
 		return r;
 	if (strcmp(ret->trtype, "tcp") && strcmp(ret->trtype, "rdma"))
-		return bad(msg, msg_size, VOLCTX_KEY_REPLICAS ": %s: trtype \"%s\" is not tcp or rdma",
-			   where, ret->trtype);
+		return bad(msg, msg_size,
+			   VOLCTX_KEY_REPLICAS ": %s: trtype \"%s\" is not tcp or rdma", where,
+			   ret->trtype);
 	if (strcmp(ret->adrfam, "ipv4") && strcmp(ret->adrfam, "ipv6"))
 		return bad(msg, msg_size,
 			   VOLCTX_KEY_REPLICAS ": %s: adrfam \"%s\" is not ipv4 or ipv6", where,
@@ -226,8 +231,9 @@ static int replicas_parse(const char *text, struct volctx *ret, char *msg, size_
 		for (j = 0; j < i; j++) {
 			if (!strcmp(ret->legs[j].node, ret->legs[i].node)) {
 				r = bad(msg, msg_size,
-					VOLCTX_KEY_REPLICAS ": legs %zu and %zu are on the same node "
-							    "\"%s\"",
+					VOLCTX_KEY_REPLICAS
+					": legs %zu and %zu are on the same node "
+					"\"%s\"",
 					j, i, ret->legs[i].node);
 				goto out;
 			}
@@ -262,7 +268,8 @@ int volctx_parse(volctx_get_fn get, void *map, struct volctx *ret, char *msg, si
 	else if (!strcmp(layout, "mirror"))
 		v.layout = ATOMBLK_LAYOUT_MIRROR;
 	else
-		return bad(msg, msg_size, VOLCTX_KEY_LAYOUT " \"%s\" is not linear or mirror", layout);
+		return bad(msg, msg_size, VOLCTX_KEY_LAYOUT " \"%s\" is not linear or mirror",
+			   layout);
 	if (!size)
 		return bad(msg, msg_size, VOLCTX_KEY_SIZE " is missing");
 	if (!decimal_parse(size, INT64_MAX, &v.size) || v.size == 0 || v.size % 512)
@@ -278,8 +285,9 @@ int volctx_parse(volctx_get_fn get, void *map, struct volctx *ret, char *msg, si
 	if (!hold)
 		return bad(msg, msg_size, VOLCTX_KEY_HOLD " is missing");
 	if (!decimal_parse(hold, VOLCTX_HOLD_SECONDS_MAX, &n))
-		return bad(msg, msg_size, VOLCTX_KEY_HOLD " \"%s\" is not a number of seconds (0-%d)",
-			   hold, VOLCTX_HOLD_SECONDS_MAX);
+		return bad(msg, msg_size,
+			   VOLCTX_KEY_HOLD " \"%s\" is not a number of seconds (0-%d)", hold,
+			   VOLCTX_HOLD_SECONDS_MAX);
 	v.hold_seconds = (unsigned int)n;
 	r = replicas_parse(replicas, &v, msg, msg_size);
 	if (r < 0)
@@ -300,8 +308,8 @@ int volctx_parse(volctx_get_fn get, void *map, struct volctx *ret, char *msg, si
 
 static json_t *address_json(const struct nvmet_address *a)
 {
-	return json_pack("{s:s, s:s, s:s, s:s}", "trtype", a->trtype, "adrfam", a->adrfam,
-			 "traddr", a->traddr, "trsvcid", a->trsvcid);
+	return json_pack("{s:s, s:s, s:s, s:s}", "trtype", a->trtype, "adrfam", a->adrfam, "traddr",
+			 a->traddr, "trsvcid", a->trsvcid);
 }
 
 static json_t *leg_json(const struct volctx_leg *leg)
@@ -328,7 +336,8 @@ static bool volctx_valid(const struct volctx *v)
 						 true)
 		return false;
 	if (!v->size || v->size % 512 || v->size > INT64_MAX ||
-	    v->hold_seconds > VOLCTX_HOLD_SECONDS_MAX || !strcmp(volctx_transport_name(v->transport), "?"))
+	    v->hold_seconds > VOLCTX_HOLD_SECONDS_MAX ||
+	    !strcmp(volctx_transport_name(v->transport), "?"))
 		return false;
 	for (size_t i = 0; i < v->nlegs; i++) {
 		const struct volctx_leg *leg = &v->legs[i];

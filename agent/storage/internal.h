@@ -54,7 +54,8 @@ struct storage {
 	bool rdma_on; /* subsystems are linked into an RDMA port too */
 	bool rdma_required; /* --nvme-rdma=true: an RDMA failure is an error */
 	bool reflink; /* FICLONE works on the pool's filesystem */
-	char export_prefix[STORAGE_EXPORT_TAG_MAX + 2]; /* "<node tag>.": see storage_export_name() */
+	char export_prefix[STORAGE_EXPORT_TAG_MAX +
+			   2]; /* "<node tag>.": see storage_export_name() */
 	struct storage_binding bindings[TARGET_METHOD_COUNT];
 };
 

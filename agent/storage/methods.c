@@ -50,9 +50,10 @@ static grpc_status_code check_id(const char *what, const char *id, char **ret_de
 {
 	if (pool_name_is_valid(id))
 		return GRPC_STATUS_OK;
-	return fail(ret_details, GRPC_STATUS_INVALID_ARGUMENT,
-		    "%s \"%.140s\" is not 1 to %d characters of [A-Za-z0-9._-] not starting with '.'",
-		    what, id ? id : "", POOL_NAME_MAX);
+	return fail(
+		ret_details, GRPC_STATUS_INVALID_ARGUMENT,
+		"%s \"%.140s\" is not 1 to %d characters of [A-Za-z0-9._-] not starting with '.'",
+		what, id ? id : "", POOL_NAME_MAX);
 }
 
 static grpc_status_code check_size(uint64_t size, char **ret_details)
@@ -74,20 +75,22 @@ static grpc_status_code labels_from_request(size_t n, Atomblk__Target__V1__Repli
 	json_t *labels;
 
 	if (n > STORAGE_LABELS_MAX)
-		return fail(ret_details, GRPC_STATUS_INVALID_ARGUMENT, "%zu labels, at most %d",
-			    n, STORAGE_LABELS_MAX);
+		return fail(ret_details, GRPC_STATUS_INVALID_ARGUMENT, "%zu labels, at most %d", n,
+			    STORAGE_LABELS_MAX);
 	labels = json_object();
 	if (!labels)
 		return fail_nomem(ret_details);
 	for (size_t i = 0; i < n; i++) {
 		const char *k = e[i]->key, *v = e[i]->value;
 
-		if (!*k || strlen(k) > STORAGE_LABEL_KEY_MAX || strlen(v) > STORAGE_LABEL_VALUE_MAX ||
+		if (!*k || strlen(k) > STORAGE_LABEL_KEY_MAX ||
+		    strlen(v) > STORAGE_LABEL_VALUE_MAX ||
 		    json_object_set_new(labels, k, json_string(v))) {
 			json_decref(labels);
-			return fail(ret_details, GRPC_STATUS_INVALID_ARGUMENT,
-				    "label \"%.64s\": keys are 1 to %d bytes, values at most %d bytes of UTF-8",
-				    k, STORAGE_LABEL_KEY_MAX, STORAGE_LABEL_VALUE_MAX);
+			return fail(
+				ret_details, GRPC_STATUS_INVALID_ARGUMENT,
+				"label \"%.64s\": keys are 1 to %d bytes, values at most %d bytes of UTF-8",
+				k, STORAGE_LABEL_KEY_MAX, STORAGE_LABEL_VALUE_MAX);
 		}
 	}
 	*ret = labels;
@@ -168,7 +171,8 @@ static Replica *replica_build(struct storage *s, const char *id, json_t *rec,
 
 	m->labels = calloc(json_object_size(labels) + 1, sizeof(*m->labels));
 	ok = ok && m->labels;
-	json_object_foreach(labels, key, v) {
+	json_object_foreach(labels, key, v)
+	{
 		Atomblk__Target__V1__Replica__LabelsEntry *e;
 
 		if (!ok)
@@ -187,7 +191,8 @@ static Replica *replica_build(struct storage *s, const char *id, json_t *rec,
 
 	m->allowed_hosts = calloc(json_array_size(hosts) + 1, sizeof(char *));
 	ok = ok && m->allowed_hosts;
-	json_array_foreach(hosts, i, v) {
+	json_array_foreach(hosts, i, v)
+	{
 		if (!ok)
 			break;
 		m->allowed_hosts[m->n_allowed_hosts] = strdup(json_string_value(v) ?: "");
@@ -331,8 +336,7 @@ static grpc_status_code list_replicas(struct storage *s, const ProtobufCMessage 
 		json_decref(keys);
 		return fail_nomem(ret_details);
 	}
-	json_array_foreach(keys, i, k)
-		ids[i] = json_string_value(k);
+	json_array_foreach(keys, i, k) ids[i] = json_string_value(k);
 	qsort(ids, n_keys, sizeof(*ids), compare_strings);
 	storage_nvmet_check(s);
 	if (s->nvmet_available)
@@ -348,8 +352,9 @@ static grpc_status_code list_replicas(struct storage *s, const ProtobufCMessage 
 		if ((*q->id && strcmp(q->id, ids[i])) || live_record(s, ids[i], &rec, NULL))
 			continue;
 		if (record_matches_filter(rec, q)) {
-			r = replica_build(s, ids[i], rec,
-					  export_find(exports, n_exports, STORAGE_XNAME(s, ids[i])));
+			r = replica_build(
+				s, ids[i], rec,
+				export_find(exports, n_exports, STORAGE_XNAME(s, ids[i])));
 			if (r)
 				m->replicas[m->n_replicas++] = r;
 			ok = r != NULL;
@@ -398,8 +403,8 @@ static grpc_status_code check_source(struct storage *s, const char *source, bool
 	bool snapshot;
 
 	if (live_record(s, source, &rec, NULL))
-		return fail(ret_details, GRPC_STATUS_NOT_FOUND, "source %s: no such replica or snapshot",
-			    source);
+		return fail(ret_details, GRPC_STATUS_NOT_FOUND,
+			    "source %s: no such replica or snapshot", source);
 	snapshot = storage_record_is_snapshot(rec);
 	json_decref(rec);
 	if (must_be_replica && snapshot)
@@ -448,13 +453,13 @@ static grpc_status_code check_repeat(struct storage *s, const char *id, bool sna
 	}
 	if (strcmp(storage_record_source(rec), source) ||
 	    !json_equal(storage_record_labels(rec), labels) || (size && size != have_size)) {
-		grpc_status_code code = fail(
-			ret_details, GRPC_STATUS_ALREADY_EXISTS,
-			"%s exists with another %s (size %llu, source \"%s\")", id,
-			strcmp(storage_record_source(rec), source) ? "source" :
-			(size && size != have_size)		    ? "size" :
-								      "label set",
-			(unsigned long long)have_size, storage_record_source(rec));
+		grpc_status_code code =
+			fail(ret_details, GRPC_STATUS_ALREADY_EXISTS,
+			     "%s exists with another %s (size %llu, source \"%s\")", id,
+			     strcmp(storage_record_source(rec), source) ? "source" :
+			     (size && size != have_size)		? "size" :
+									  "label set",
+			     (unsigned long long)have_size, storage_record_source(rec));
 
 		json_decref(rec);
 		return code;
@@ -472,7 +477,8 @@ static grpc_status_code create_replica(struct storage *s, const ProtobufCMessage
 	grpc_status_code code;
 	int r;
 
-	if ((code = check_id("id", q->id, ret_details)) || (code = check_size(q->size_bytes, ret_details)) ||
+	if ((code = check_id("id", q->id, ret_details)) ||
+	    (code = check_size(q->size_bytes, ret_details)) ||
 	    (*source && (code = check_id("source_id", source, ret_details))))
 		return code;
 	code = labels_from_request(q->n_labels, (void *)q->labels, &labels, ret_details);
@@ -520,7 +526,8 @@ static grpc_status_code create_replica(struct storage *s, const ProtobufCMessage
 	/* 3. the export, closed to every host */
 	r = storage_export_sync(s, q->id, rec);
 	if (r) {
-		code = fail(ret_details, GRPC_STATUS_INTERNAL, "export %s: %s", q->id, strerror(-r));
+		code = fail(ret_details, GRPC_STATUS_INTERNAL, "export %s: %s", q->id,
+			    strerror(-r));
 		nvmet_unexport(s->nvmet_root, STORAGE_XNAME(s, q->id));
 		pool_delete(s->pool, q->id);
 		goto undo_journal;
@@ -591,8 +598,9 @@ static grpc_status_code delete_replica(struct storage *s, const ProtobufCMessage
 {
 	const Atomblk__Target__V1__DeleteReplicaRequest *q = (const void *)req;
 
-	return delete_request(s, q->id, false, &atomblk__target__v1__delete_replica_response__descriptor,
-			      ret_resp, ret_details);
+	return delete_request(s, q->id, false,
+			      &atomblk__target__v1__delete_replica_response__descriptor, ret_resp,
+			      ret_details);
 }
 
 /* The record of replica @id (not a snapshot) for a change; NOT_FOUND / FAILED_PRECONDITION. */
@@ -618,7 +626,8 @@ static grpc_status_code expand_replica(struct storage *s, const ProtobufCMessage
 	json_t *rec;
 	int r;
 
-	if ((code = check_id("id", q->id, ret_details)) || (code = check_size(q->size_bytes, ret_details)))
+	if ((code = check_id("id", q->id, ret_details)) ||
+	    (code = check_size(q->size_bytes, ret_details)))
 		return code;
 	if (!storage_nvmet_check(s))
 		return nvmet_unavailable(s, ret_details);
@@ -628,7 +637,8 @@ static grpc_status_code expand_replica(struct storage *s, const ProtobufCMessage
 	if (q->size_bytes < size) {
 		json_decref(rec);
 		return fail(ret_details, GRPC_STATUS_INVALID_ARGUMENT,
-			    "%s is %llu bytes: replicas only grow", q->id, (unsigned long long)size);
+			    "%s is %llu bytes: replicas only grow", q->id,
+			    (unsigned long long)size);
 	}
 	r = pool_expand(s->pool, q->id, q->size_bytes);
 	if (r) {
@@ -708,8 +718,9 @@ static grpc_status_code delete_snapshot(struct storage *s, const ProtobufCMessag
 {
 	const Atomblk__Target__V1__DeleteSnapshotRequest *q = (const void *)req;
 
-	return delete_request(s, q->id, true, &atomblk__target__v1__delete_snapshot_response__descriptor,
-			      ret_resp, ret_details);
+	return delete_request(s, q->id, true,
+			      &atomblk__target__v1__delete_snapshot_response__descriptor, ret_resp,
+			      ret_details);
 }
 
 /* --- AllowHost, DisallowHost ------------------------------------------------------- */
@@ -719,9 +730,8 @@ static ssize_t host_index(json_t *hosts, const char *nqn)
 	json_t *h;
 	size_t i;
 
-	json_array_foreach(hosts, i, h)
-		if (!strcmp(json_string_value(h) ?: "", nqn))
-			return (ssize_t)i;
+	json_array_foreach(hosts, i,
+			   h) if (!strcmp(json_string_value(h) ?: "", nqn)) return (ssize_t)i;
 	return -1;
 }
 
@@ -741,9 +751,10 @@ static grpc_status_code change_host(struct storage *s, const char *id, const cha
 	if ((code = check_id("id", id, ret_details)))
 		return code;
 	if (!nvmet_host_nqn_is_valid(nqn))
-		return fail(ret_details, GRPC_STATUS_INVALID_ARGUMENT,
-			    "host_nqn \"%.240s\" is not an NQN (\"nqn.\", at most %d bytes, no '/')",
-			    nqn, NVMET_NQN_MAX);
+		return fail(
+			ret_details, GRPC_STATUS_INVALID_ARGUMENT,
+			"host_nqn \"%.240s\" is not an NQN (\"nqn.\", at most %d bytes, no '/')",
+			nqn, NVMET_NQN_MAX);
 	if (!storage_nvmet_check(s))
 		return nvmet_unavailable(s, ret_details);
 	code = writable_replica(s, id, &rec, NULL, ret_details);
@@ -823,9 +834,10 @@ static grpc_status_code labels_apply(json_t *labels, const Atomblk__Target__V1__
 
 		if (!*k || strlen(k) > STORAGE_LABEL_KEY_MAX || json_object_get(set, k)) {
 			json_decref(set);
-			return fail(ret_details, GRPC_STATUS_INVALID_ARGUMENT,
-				    "remove \"%.64s\": keys are 1 to %d bytes, and a key is either set or removed",
-				    k, STORAGE_LABEL_KEY_MAX);
+			return fail(
+				ret_details, GRPC_STATUS_INVALID_ARGUMENT,
+				"remove \"%.64s\": keys are 1 to %d bytes, and a key is either set or removed",
+				k, STORAGE_LABEL_KEY_MAX);
 		}
 	}
 	out = json_deep_copy(labels);
@@ -833,8 +845,7 @@ static grpc_status_code labels_apply(json_t *labels, const Atomblk__Target__V1__
 		json_decref(set);
 		return fail_nomem(ret_details);
 	}
-	json_object_foreach(set, key, v)
-		json_object_set(out, key, v);
+	json_object_foreach(set, key, v) json_object_set(out, key, v);
 	json_decref(set);
 	for (size_t i = 0; i < q->n_remove; i++)
 		json_object_del(out, q->remove[i]);
@@ -871,7 +882,9 @@ static grpc_status_code set_labels(struct storage *s, const ProtobufCMessage *re
 		code = none ? labels_apply(none, q, &labels, ret_details) : fail_nomem(ret_details);
 		json_decref(labels);
 		json_decref(none);
-		return code ? code : fail(ret_details, GRPC_STATUS_NOT_FOUND, "no replica or snapshot %s", q->id);
+		return code ? code :
+			      fail(ret_details, GRPC_STATUS_NOT_FOUND, "no replica or snapshot %s",
+				   q->id);
 	}
 	code = labels_apply(storage_record_labels(rec), q, &labels, ret_details);
 	if (code) {
@@ -886,7 +899,8 @@ static grpc_status_code set_labels(struct storage *s, const ProtobufCMessage *re
 			json_decref(rec);
 			return fail(ret_details, GRPC_STATUS_INTERNAL, "journal: %s", strerror(-r));
 		}
-		log_info("labels changed", "id=%s set=%zu remove=%zu", q->id, q->n_set, q->n_remove);
+		log_info("labels changed", "id=%s set=%zu remove=%zu", q->id, q->n_set,
+			 q->n_remove);
 	}
 	json_decref(labels);
 	code = reply_replica(s, q->id, rec, ret_resp, ret_details);

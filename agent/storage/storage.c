@@ -118,8 +118,8 @@ static void storage_nvmet_load(struct storage *s, bool rdma)
 		int r = kmods_modprobe(modules[i]);
 
 		if (r < 0)
-			log_warn("cannot load a kernel module", "module=%s error=\"%s\"", modules[i],
-				 r == -ENOENT ? "modprobe failed" : strerror(-r));
+			log_warn("cannot load a kernel module", "module=%s error=\"%s\"",
+				 modules[i], r == -ENOENT ? "modprobe failed" : strerror(-r));
 	}
 }
 
@@ -136,7 +136,8 @@ static int storage_hosts_sync(struct storage *s, const char *id, json_t *rec)
 	r = nvmet_list_hosts(s->nvmet_root, name, &have, &n_have);
 	if (r)
 		return r;
-	json_array_foreach(want, i, h) {
+	json_array_foreach(want, i, h)
+	{
 		const char *nqn = json_string_value(h);
 
 		if (nqn && (r = nvmet_allow_host(s->nvmet_root, name, nqn)))
@@ -146,9 +147,8 @@ static int storage_hosts_sync(struct storage *s, const char *id, json_t *rec)
 		bool wanted = false;
 		size_t j;
 
-		json_array_foreach(want, j, h)
-			if (!strcmp(have[i], json_string_value(h) ?: ""))
-				wanted = true;
+		json_array_foreach(want, j, h) if (!strcmp(have[i], json_string_value(h) ?: ""))
+			wanted = true;
 		if (!wanted && (r = nvmet_disallow_host(s->nvmet_root, name, have[i])))
 			goto out;
 	}
@@ -204,8 +204,9 @@ int storage_export_sync(struct storage *s, const char *id, json_t *rec)
 			 s->rdma_on ? &s->rdma : NULL);
 	if (r && s->rdma_on && !s->rdma_required) {
 		/* auto: no RDMA after all; TCP only from now on */
-		log_warn("cannot listen on RDMA, serving NVMe/TCP only", "address=%s port=%s error=\"%s\"",
-			 s->rdma.traddr, s->rdma.trsvcid, strerror(-r));
+		log_warn("cannot listen on RDMA, serving NVMe/TCP only",
+			 "address=%s port=%s error=\"%s\"", s->rdma.traddr, s->rdma.trsvcid,
+			 strerror(-r));
 		s->rdma_on = false;
 		r = nvmet_export(s->nvmet_root, STORAGE_XNAME(s, id), path, NULL, &s->tcp, NULL);
 	}
@@ -233,7 +234,8 @@ static void storage_reconcile_exports(struct storage *s)
 		return;
 	}
 	if (journal_keys(s->journal, &keys) == 0) {
-		json_array_foreach(keys, i, k) {
+		json_array_foreach(keys, i, k)
+		{
 			const char *id = json_string_value(k);
 			bool present = false;
 			json_t *rec;
@@ -297,7 +299,8 @@ static void storage_reconcile_journal(struct storage *s)
 
 	if (journal_keys(s->journal, &keys))
 		return;
-	json_array_foreach(keys, i, k) {
+	json_array_foreach(keys, i, k)
+	{
 		const char *id = json_string_value(k);
 		int r = pool_stat(s->pool, id, &entry);
 
@@ -360,7 +363,8 @@ static int storage_parse_topology(struct storage *s, const char *text, const cha
 		s->topology_keys[s->n_topology] = strdup(item);
 		s->topology_values[s->n_topology] = strdup(eq + 1);
 		s->n_topology++;
-		if (!s->topology_keys[s->n_topology - 1] || !s->topology_values[s->n_topology - 1]) {
+		if (!s->topology_keys[s->n_topology - 1] ||
+		    !s->topology_values[s->n_topology - 1]) {
 			r = -ENOMEM;
 			break;
 		}
@@ -430,8 +434,8 @@ static bool storage_netdev_has_rdma(const char *ifname)
 			if (idx < 0)
 				snprintf(path, sizeof(path), "%s/%s/parent", dir, de->d_name);
 			else
-				snprintf(path, sizeof(path), "%s/%s/ports/1/gid_attrs/ndevs/%d", dir,
-					 de->d_name, idx);
+				snprintf(path, sizeof(path), "%s/%s/ports/1/gid_attrs/ndevs/%d",
+					 dir, de->d_name, idx);
 			f = fopen(path, "re");
 			if (!f)
 				continue;
@@ -442,7 +446,8 @@ static bool storage_netdev_has_rdma(const char *ifname)
 			fclose(f);
 		}
 		if (!found) {
-			snprintf(path, sizeof(path), "%s/%s/device/net/%s", dir, de->d_name, ifname);
+			snprintf(path, sizeof(path), "%s/%s/device/net/%s", dir, de->d_name,
+				 ifname);
 			found = access(path, F_OK) == 0;
 		}
 	}
@@ -532,9 +537,9 @@ int storage_new(const struct storage_config *cfg, struct storage **ret)
 	int r;
 
 	*ret = NULL;
-	if (!cfg || !cfg->node_id || !*cfg->node_id || !cfg->state_dir || cfg->state_dir[0] != '/' ||
-	    !cfg->pool_dir || cfg->pool_dir[0] != '/' || !cfg->nvme_address || !cfg->nvme_port ||
-	    cfg->rdma < -1 || cfg->rdma > 1)
+	if (!cfg || !cfg->node_id || !*cfg->node_id || !cfg->state_dir ||
+	    cfg->state_dir[0] != '/' || !cfg->pool_dir || cfg->pool_dir[0] != '/' ||
+	    !cfg->nvme_address || !cfg->nvme_port || cfg->rdma < -1 || cfg->rdma > 1)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)

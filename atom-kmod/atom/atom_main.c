@@ -415,7 +415,8 @@ static struct atom_disk *atom_find_volume(const char *id)
 
 int atom_add_disk(const struct atom_disk_config *cfg, struct atom_disk **ret_disk)
 {
-	const unsigned int lbs = cfg && cfg->logical_block_size ? cfg->logical_block_size : SECTOR_SIZE;
+	const unsigned int lbs =
+		cfg && cfg->logical_block_size ? cfg->logical_block_size : SECTOR_SIZE;
 	const struct atom_compat_limits limits = {
 		.logical_block_size = lbs,
 		.physical_block_size = PAGE_SIZE,

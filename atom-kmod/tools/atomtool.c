@@ -175,12 +175,14 @@ static int cmd_create(int argc, char **argv)
 			leg += strlen(LEG_WORKER);
 			req.leg_flags[i - 4] = ATOMBLK_LEG_SUBMIT_WORKER;
 			if (uapi_version < ATOMBLK_UAPI_VERSION_LEG_FLAGS) {
-				fprintf(stderr, "atomtool: create: leg flags need uapi version %d\n",
+				fprintf(stderr,
+					"atomtool: create: leg flags need uapi version %d\n",
 					ATOMBLK_UAPI_VERSION_LEG_FLAGS);
 				exit(2);
 			}
 		}
-		copy_field(req.legs[i - 4], sizeof(req.legs[0]), strcmp(leg, LEG_MISSING) ? leg : "");
+		copy_field(req.legs[i - 4], sizeof(req.legs[0]),
+			   strcmp(leg, LEG_MISSING) ? leg : "");
 	}
 	ctl_call("create",
 		 uapi_version >= ATOMBLK_UAPI_VERSION_LEG_FLAGS ? ATOMBLK_IOC_CREATE_V3 :

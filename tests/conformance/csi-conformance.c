@@ -74,10 +74,22 @@ enum code {
 };
 
 static const char *const code_names[] = {
-	"OK",		   "CANCELLED",		  "UNKNOWN",	 "INVALID_ARGUMENT",
-	"DEADLINE_EXCEEDED", "NOT_FOUND",	  "ALREADY_EXISTS", "PERMISSION_DENIED",
-	"RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",	 "OUT_OF_RANGE",
-	"UNIMPLEMENTED",	   "INTERNAL",		  "UNAVAILABLE", "DATA_LOSS",
+	"OK",
+	"CANCELLED",
+	"UNKNOWN",
+	"INVALID_ARGUMENT",
+	"DEADLINE_EXCEEDED",
+	"NOT_FOUND",
+	"ALREADY_EXISTS",
+	"PERMISSION_DENIED",
+	"RESOURCE_EXHAUSTED",
+	"FAILED_PRECONDITION",
+	"ABORTED",
+	"OUT_OF_RANGE",
+	"UNIMPLEMENTED",
+	"INTERNAL",
+	"UNAVAILABLE",
+	"DATA_LOSS",
 	"UNAUTHENTICATED",
 };
 
@@ -230,12 +242,13 @@ static void call(struct conf *c, const char *method, json_t *req, struct result 
 	ret->code = reply.status;
 	snprintf(ret->details, sizeof(ret->details), "%s", reply.details ? reply.details : "");
 	if (reply.status == OK) {
-		ProtobufCMessage *out = protobuf_c_message_unpack(m->output, NULL, reply.len, reply.data);
+		ProtobufCMessage *out =
+			protobuf_c_message_unpack(m->output, NULL, reply.len, reply.data);
 
 		if (!out || pbjson_message_to_json(out, &ret->reply, err, sizeof(err)) < 0) {
 			ret->code = NO_CALL;
-			snprintf(ret->details, sizeof(ret->details), "cannot decode the %zu-byte %s",
-				 reply.len, m->output->name);
+			snprintf(ret->details, sizeof(ret->details),
+				 "cannot decode the %zu-byte %s", reply.len, m->output->name);
 		}
 		pbjson_message_free(out);
 	}
@@ -291,7 +304,8 @@ static int quiet_call(struct conf *c, const char *method, json_t *req, json_t **
 		r.reply = NULL;
 	}
 	if (r.code != OK)
-		fprintf(stderr, "csi-conformance: %s: %s: %s\n", method, code_name(r.code), r.details);
+		fprintf(stderr, "csi-conformance: %s: %s: %s\n", method, code_name(r.code),
+			r.details);
 	result_clear(&r);
 	return r.code;
 }
@@ -486,14 +500,16 @@ static void identity_cases(struct conf *c)
 		if (!version || !*version)
 			fail(c, "identity/GetPluginInfo-vendor-version", "vendor_version missing");
 		else
-			pass(c, "identity/GetPluginInfo-vendor-version", "vendor_version %s", version);
+			pass(c, "identity/GetPluginInfo-vendor-version", "vendor_version %s",
+			     version);
 	}
 	json_decref(reply);
 
 	if (expect(c, "identity/GetPluginCapabilities", "GetPluginCapabilities", json_object(), OK,
 		   NULL, &reply)) {
 		caps = json_object_get(reply, "capabilities");
-		json_array_foreach(caps, i, cap) {
+		json_array_foreach(caps, i, cap)
+		{
 			const char *type = jstr(cap, "service/type");
 
 			if (type && !strcmp(type, "CONTROLLER_SERVICE"))
@@ -520,14 +536,17 @@ static unsigned long caps_of(json_t *reply, const ProtobufCEnumDescriptor *e, ch
 	size_t i;
 
 	list[0] = '\0';
-	json_array_foreach(json_object_get(reply, "capabilities"), i, cap) {
+	json_array_foreach(json_object_get(reply, "capabilities"), i, cap)
+	{
 		const char *type = jstr(cap, "rpc/type");
-		const ProtobufCEnumValue *v = type ? protobuf_c_enum_descriptor_get_value_by_name(e, type) : NULL;
+		const ProtobufCEnumValue *v =
+			type ? protobuf_c_enum_descriptor_get_value_by_name(e, type) : NULL;
 
 		if (!v || v->value < 0 || v->value >= (int)(8 * sizeof(bits)))
 			continue;
 		bits |= 1UL << v->value;
-		snprintf(list + strlen(list), size - strlen(list), "%s%s", list[0] ? "," : "", type);
+		snprintf(list + strlen(list), size - strlen(list), "%s%s", list[0] ? "," : "",
+			 type);
 	}
 	return bits;
 }
@@ -544,8 +563,10 @@ static void capability_cases(struct conf *c)
 			     "GetPluginCapabilities lacks CONTROLLER_SERVICE but a controller is under test");
 		if (expect(c, "controller/ControllerGetCapabilities", "ControllerGetCapabilities",
 			   json_object(), OK, NULL, &reply)) {
-			c->ctrl_caps = caps_of(reply, &csi__v1__controller_service_capability__rpc__type__descriptor,
-					       list, sizeof(list));
+			c->ctrl_caps = caps_of(
+				reply,
+				&csi__v1__controller_service_capability__rpc__type__descriptor,
+				list, sizeof(list));
 			printf("INFO controller capabilities: %s\n", list);
 		}
 		json_decref(reply);
@@ -554,8 +575,9 @@ static void capability_cases(struct conf *c)
 		/* spec "NodeGetCapabilities", "NodeGetInfo": node_id REQUIRED. */
 		if (expect(c, "node/NodeGetCapabilities", "NodeGetCapabilities", json_object(), OK,
 			   NULL, &reply)) {
-			c->node_caps = caps_of(reply, &csi__v1__node_service_capability__rpc__type__descriptor,
-					       list, sizeof(list));
+			c->node_caps = caps_of(
+				reply, &csi__v1__node_service_capability__rpc__type__descriptor,
+				list, sizeof(list));
 			printf("INFO node capabilities: %s\n", list);
 		}
 		json_decref(reply);
@@ -587,7 +609,8 @@ static void capability_cases(struct conf *c)
  * (consumed); each field in @fields is removed in turn. Anything a broken
  * plugin creates anyway is tracked for cleanup.
  */
-static void required_fields(struct conf *c, const char *method, json_t *base, const char *const *fields)
+static void required_fields(struct conf *c, const char *method, json_t *base,
+			    const char *const *fields)
 {
 	char name[256];
 
@@ -605,12 +628,24 @@ static void required_fields(struct conf *c, const char *method, json_t *base, co
 
 /* ---- Controller ------------------------------------------------------------------------------ */
 
-enum { CTRL_CREATE_DELETE_VOLUME = 1, CTRL_PUBLISH_UNPUBLISH = 2, CTRL_LIST_VOLUMES = 3,
-       CTRL_GET_CAPACITY = 4, CTRL_CREATE_DELETE_SNAPSHOT = 5, CTRL_LIST_SNAPSHOTS = 6,
-       CTRL_CLONE_VOLUME = 7, CTRL_EXPAND_VOLUME = 9, CTRL_VOLUME_CONDITION = 11,
-       CTRL_GET_VOLUME = 12 };
-enum { NODE_STAGE_UNSTAGE = 1, NODE_GET_VOLUME_STATS = 2, NODE_EXPAND_VOLUME = 3,
-       NODE_VOLUME_CONDITION = 4 };
+enum {
+	CTRL_CREATE_DELETE_VOLUME = 1,
+	CTRL_PUBLISH_UNPUBLISH = 2,
+	CTRL_LIST_VOLUMES = 3,
+	CTRL_GET_CAPACITY = 4,
+	CTRL_CREATE_DELETE_SNAPSHOT = 5,
+	CTRL_LIST_SNAPSHOTS = 6,
+	CTRL_CLONE_VOLUME = 7,
+	CTRL_EXPAND_VOLUME = 9,
+	CTRL_VOLUME_CONDITION = 11,
+	CTRL_GET_VOLUME = 12
+};
+enum {
+	NODE_STAGE_UNSTAGE = 1,
+	NODE_GET_VOLUME_STATS = 2,
+	NODE_EXPAND_VOLUME = 3,
+	NODE_VOLUME_CONDITION = 4
+};
 
 /* The ids the controller cases make and the node cases reuse. */
 struct fixture {
@@ -649,7 +684,8 @@ static bool make_volume(struct conf *c, const char *name, const char *what, json
 			ok = false;
 		}
 		if (ret_ctx) {
-			*ret_ctx = json_object_get(json_object_get(reply, "volume"), "volumeContext");
+			*ret_ctx =
+				json_object_get(json_object_get(reply, "volume"), "volumeContext");
 			*ret_ctx = *ret_ctx ? json_incref(*ret_ctx) : json_object();
 		}
 	}
@@ -684,9 +720,11 @@ static void create_volume_cases(struct conf *c, struct fixture *f)
 	make_volume(c, "controller/CreateVolume", "a", NULL, f->vol_a, sizeof(f->vol_a), &f->ctx_a);
 	if (!f->vol_a[0])
 		return;
-	make_volume(c, "controller/CreateVolume-same-request-again", "a", NULL, id2, sizeof(id2), NULL);
+	make_volume(c, "controller/CreateVolume-same-request-again", "a", NULL, id2, sizeof(id2),
+		    NULL);
 	if (id2[0] && strcmp(id2, f->vol_a))
-		fail(c, "controller/CreateVolume-idempotent", "second volume_id %s != %s", id2, f->vol_a);
+		fail(c, "controller/CreateVolume-idempotent", "second volume_id %s != %s", id2,
+		     f->vol_a);
 	else if (id2[0])
 		pass(c, "controller/CreateVolume-idempotent", "same volume_id %s", id2);
 
@@ -708,7 +746,8 @@ static void create_volume_cases(struct conf *c, struct fixture *f)
 		       INVALID_ARGUMENT, invalid_or_out_of_range, NULL);
 	/* 1 EiB: "Unsupported capacity_range | 11 OUT_OF_RANGE". */
 	expect_tracked(c, "controller/CreateVolume-unsatisfiable-capacity", "CreateVolume",
-		       create_req(c, "huge", 1LL << 60, 0), OUT_OF_RANGE, out_of_range_or_exhausted, NULL);
+		       create_req(c, "huge", 1LL << 60, 0), OUT_OF_RANGE, out_of_range_or_exhausted,
+		       NULL);
 
 	/*
 	 * An access mode the plugin does not support: "If ANY of the specified
@@ -727,14 +766,15 @@ static void create_volume_cases(struct conf *c, struct fixture *f)
 	json_object_set_new(req, "volumeCapabilities",
 			    json_pack("[o]", cap_mount(c->fs_type, "MULTI_NODE_MULTI_WRITER")));
 	if (mnmw_supported)
-		expect_tracked(c, "controller/CreateVolume-multi-node-multi-writer", "CreateVolume", req,
-			       OK, NULL, NULL);
+		expect_tracked(c, "controller/CreateVolume-multi-node-multi-writer", "CreateVolume",
+			       req, OK, NULL, NULL);
 	else
-		expect_tracked(c, "controller/CreateVolume-unsupported-access-mode", "CreateVolume", req,
-			       INVALID_ARGUMENT, NULL, NULL);
+		expect_tracked(c, "controller/CreateVolume-unsupported-access-mode", "CreateVolume",
+			       req, INVALID_ARGUMENT, NULL, NULL);
 	/* An access mode UNKNOWN (0) is no access mode: an invalid field. */
 	req = create_req(c, "unknown-mode", c->size, 0);
-	json_object_set_new(req, "volumeCapabilities", json_pack("[o]", cap_mount(c->fs_type, "UNKNOWN")));
+	json_object_set_new(req, "volumeCapabilities",
+			    json_pack("[o]", cap_mount(c->fs_type, "UNKNOWN")));
 	expect_tracked(c, "controller/CreateVolume-access-mode-unknown", "CreateVolume", req,
 		       INVALID_ARGUMENT, NULL, NULL);
 }
@@ -755,7 +795,8 @@ static void delete_volume_cases(struct conf *c, struct fixture *f)
 		volume_untrack(c, f->vol_gone);
 	expect(c, "controller/DeleteVolume-unknown-id", "DeleteVolume",
 	       json_pack("{s:s}", "volumeId", f->vol_gone), OK, NULL, NULL);
-	required_fields(c, "DeleteVolume", json_pack("{s:s}", "volumeId", f->vol_gone), FIELDS("volumeId"));
+	required_fields(c, "DeleteVolume", json_pack("{s:s}", "volumeId", f->vol_gone),
+			FIELDS("volumeId"));
 }
 
 /* spec "ValidateVolumeCapabilities" and its Errors: "Volume does not exist | 5 NOT_FOUND". */
@@ -770,13 +811,15 @@ static void validate_cases(struct conf *c, struct fixture *f)
 		/* The capability the volume was created with is supported: confirmed. */
 		if (!json_object_get(reply, "confirmed"))
 			fail(c, "controller/ValidateVolumeCapabilities-confirmed",
-			     "the creation capability is not confirmed: %s", jstr(reply, "message") ?: "");
+			     "the creation capability is not confirmed: %s",
+			     jstr(reply, "message") ?: "");
 		else
 			pass(c, "controller/ValidateVolumeCapabilities-confirmed", "confirmed");
 	}
 	json_decref(reply);
 	if (f->vol_gone[0])
-		expect(c, "controller/ValidateVolumeCapabilities-unknown-id", "ValidateVolumeCapabilities",
+		expect(c, "controller/ValidateVolumeCapabilities-unknown-id",
+		       "ValidateVolumeCapabilities",
 		       json_pack("{s:s, s:[o]}", "volumeId", f->vol_gone, "volumeCapabilities",
 				 cap_mount(c->fs_type, "SINGLE_NODE_WRITER")),
 		       NOT_FOUND, NULL, NULL);
@@ -801,22 +844,27 @@ static void expand_cases(struct conf *c, struct fixture *f)
 		return;
 	}
 	for (i = 0; i < 2; i++) {
-		if (expect(c, i ? "controller/ControllerExpandVolume-again" : "controller/ControllerExpandVolume",
+		if (expect(c,
+			   i ? "controller/ControllerExpandVolume-again" :
+			       "controller/ControllerExpandVolume",
 			   "ControllerExpandVolume",
-			   json_pack("{s:s, s:o}", "volumeId", f->vol_a, "capacityRange", capacity(grown, 0)),
+			   json_pack("{s:s, s:o}", "volumeId", f->vol_a, "capacityRange",
+				     capacity(grown, 0)),
 			   OK, NULL, &reply) &&
 		    jint(reply, "capacityBytes") < grown)
-			fail(c, "controller/ControllerExpandVolume-capacity", "capacity_bytes %lld < %lld",
-			     jint(reply, "capacityBytes"), grown);
+			fail(c, "controller/ControllerExpandVolume-capacity",
+			     "capacity_bytes %lld < %lld", jint(reply, "capacityBytes"), grown);
 		json_decref(reply);
 	}
 	if (f->vol_gone[0])
 		expect(c, "controller/ControllerExpandVolume-unknown-id", "ControllerExpandVolume",
-		       json_pack("{s:s, s:o}", "volumeId", f->vol_gone, "capacityRange", capacity(grown, 0)),
+		       json_pack("{s:s, s:o}", "volumeId", f->vol_gone, "capacityRange",
+				 capacity(grown, 0)),
 		       NOT_FOUND, NULL, NULL);
-	required_fields(c, "ControllerExpandVolume",
-			json_pack("{s:s, s:o}", "volumeId", f->vol_a, "capacityRange", capacity(grown, 0)),
-			FIELDS("volumeId", "capacityRange"));
+	required_fields(
+		c, "ControllerExpandVolume",
+		json_pack("{s:s, s:o}", "volumeId", f->vol_a, "capacityRange", capacity(grown, 0)),
+		FIELDS("volumeId", "capacityRange"));
 }
 
 /*
@@ -841,15 +889,18 @@ static void get_volume_cases(struct conf *c, struct fixture *f)
 			fail(c, "controller/ControllerGetVolume-condition",
 			     "VOLUME_CONDITION advertised, no status.volume_condition");
 		else if (has_ctrl(c, CTRL_VOLUME_CONDITION))
-			pass(c, "controller/ControllerGetVolume-condition", "abnormal=%s message=\"%s\"",
-			     json_is_true(jget(reply, "status/volumeCondition/abnormal")) ? "true" : "false",
+			pass(c, "controller/ControllerGetVolume-condition",
+			     "abnormal=%s message=\"%s\"",
+			     json_is_true(jget(reply, "status/volumeCondition/abnormal")) ? "true" :
+											    "false",
 			     jstr(reply, "status/volumeCondition/message") ?: "");
 	}
 	json_decref(reply);
 	if (f->vol_gone[0])
 		expect(c, "controller/ControllerGetVolume-unknown-id", "ControllerGetVolume",
 		       json_pack("{s:s}", "volumeId", f->vol_gone), NOT_FOUND, NULL, NULL);
-	required_fields(c, "ControllerGetVolume", json_pack("{s:s}", "volumeId", f->vol_a), FIELDS("volumeId"));
+	required_fields(c, "ControllerGetVolume", json_pack("{s:s}", "volumeId", f->vol_a),
+			FIELDS("volumeId"));
 }
 
 /*
@@ -882,7 +933,8 @@ static void list_walk(struct conf *c, const char *name, const char *method, json
 			     json_array_size(json_object_get(reply, "entries")));
 			bad = true;
 		}
-		json_array_foreach(json_object_get(reply, "entries"), i, e) {
+		json_array_foreach(json_object_get(reply, "entries"), i, e)
+		{
 			const char *id = jstr(e, id_path);
 
 			entries++;
@@ -898,14 +950,16 @@ static void list_walk(struct conf *c, const char *name, const char *method, json
 	}
 	for (size_t w = 0; w < nwant; w++)
 		if (want[w] && !(found & (1UL << w)))
-			snprintf(seen_list + strlen(seen_list), sizeof(seen_list) - strlen(seen_list),
-				 " %s", want[w]);
+			snprintf(seen_list + strlen(seen_list),
+				 sizeof(seen_list) - strlen(seen_list), " %s", want[w]);
 	if (pages == MAX_PAGES)
 		fail(c, name, "still a next_token after %d pages", MAX_PAGES);
 	else if (seen_list[0])
-		fail(c, name, "not listed:%s (%zu entries in %zu pages)", seen_list, entries, pages + 1);
+		fail(c, name, "not listed:%s (%zu entries in %zu pages)", seen_list, entries,
+		     pages + 1);
 	else if (!bad)
-		pass(c, name, "%zu entries in %zu pages of 1, all of ours listed", entries, pages + 1);
+		pass(c, name, "%zu entries in %zu pages of 1, all of ours listed", entries,
+		     pages + 1);
 }
 
 /* spec "ListVolumes Errors": "Invalid starting_token | 10 ABORTED". */
@@ -918,10 +972,11 @@ static void list_volumes_cases(struct conf *c, struct fixture *f)
 		return;
 	}
 	expect(c, "controller/ListVolumes", "ListVolumes", json_object(), OK, NULL, NULL);
-	list_walk(c, "controller/ListVolumes-pagination", "ListVolumes", json_object(), "volume/volumeId",
-		  want, 2);
+	list_walk(c, "controller/ListVolumes-pagination", "ListVolumes", json_object(),
+		  "volume/volumeId", want, 2);
 	expect(c, "controller/ListVolumes-bogus-starting-token", "ListVolumes",
-	       json_pack("{s:s}", "startingToken", "csi-conformance-no-such-token"), ABORTED, NULL, NULL);
+	       json_pack("{s:s}", "startingToken", "csi-conformance-no-such-token"), ABORTED, NULL,
+	       NULL);
 	/* "The value of this field MUST NOT be negative": an invalid field. */
 	expect(c, "controller/ListVolumes-negative-max-entries", "ListVolumes",
 	       json_pack("{s:i}", "maxEntries", -1), INVALID_ARGUMENT, NULL, NULL);
@@ -946,8 +1001,8 @@ static void capacity_cases(struct conf *c)
 	}
 	json_decref(reply);
 	expect(c, "controller/GetCapacity-with-capabilities-and-parameters", "GetCapacity",
-	       json_pack("{s:[o], s:O}", "volumeCapabilities", cap_mount(c->fs_type, "SINGLE_NODE_WRITER"),
-			 "parameters", c->params),
+	       json_pack("{s:[o], s:O}", "volumeCapabilities",
+			 cap_mount(c->fs_type, "SINGLE_NODE_WRITER"), "parameters", c->params),
 	       OK, NULL, NULL);
 }
 
@@ -962,15 +1017,18 @@ static bool make_snapshot(struct conf *c, const char *name, const char *what, co
 	id[0] = '\0';
 	name_of(c, what, sname, sizeof(sname));
 	ok = expect_tracked(c, name, "CreateSnapshot",
-			    json_pack("{s:s, s:s}", "sourceVolumeId", source, "name", sname), OK, NULL, &reply);
+			    json_pack("{s:s, s:s}", "sourceVolumeId", source, "name", sname), OK,
+			    NULL, &reply);
 	if (ok) {
 		const char *sid = jstr(reply, "snapshot/snapshotId");
 		const char *src = jstr(reply, "snapshot/sourceVolumeId");
 
 		/* spec "Snapshot": snapshot_id, source_volume_id, creation_time REQUIRED. */
-		if (!sid || !*sid || !src || strcmp(src, source) || !jget(reply, "snapshot/creationTime")) {
+		if (!sid || !*sid || !src || strcmp(src, source) ||
+		    !jget(reply, "snapshot/creationTime")) {
 			fail(c, name, "snapshot_id '%s', source_volume_id '%s', creation_time %s",
-			     sid ?: "", src ?: "", jget(reply, "snapshot/creationTime") ? "set" : "missing");
+			     sid ?: "", src ?: "",
+			     jget(reply, "snapshot/creationTime") ? "set" : "missing");
 			ok = false;
 		}
 		if (sid)
@@ -999,37 +1057,43 @@ static void snapshot_cases(struct conf *c, struct fixture *f)
 		skip(c, "controller/CreateSnapshot", "CREATE_DELETE_SNAPSHOT not advertised");
 		return;
 	}
-	if (!make_snapshot(c, "controller/CreateSnapshot", "s1", f->vol_a, f->snap_1, sizeof(f->snap_1)))
+	if (!make_snapshot(c, "controller/CreateSnapshot", "s1", f->vol_a, f->snap_1,
+			   sizeof(f->snap_1)))
 		return;
 	if (make_snapshot(c, "controller/CreateSnapshot-same-request-again", "s1", f->vol_a, again,
 			  sizeof(again))) {
 		if (strcmp(again, f->snap_1))
-			fail(c, "controller/CreateSnapshot-idempotent", "second snapshot_id %s != %s", again,
-			     f->snap_1);
+			fail(c, "controller/CreateSnapshot-idempotent",
+			     "second snapshot_id %s != %s", again, f->snap_1);
 		else
-			pass(c, "controller/CreateSnapshot-idempotent", "same snapshot_id %s", again);
+			pass(c, "controller/CreateSnapshot-idempotent", "same snapshot_id %s",
+			     again);
 	}
 	if (f->vol_b[0]) {
 		name_of(c, "s1", sname, sizeof(sname));
-		expect_tracked(c, "controller/CreateSnapshot-same-name-other-source", "CreateSnapshot",
+		expect_tracked(c, "controller/CreateSnapshot-same-name-other-source",
+			       "CreateSnapshot",
 			       json_pack("{s:s, s:s}", "sourceVolumeId", f->vol_b, "name", sname),
 			       ALREADY_EXISTS, NULL, NULL);
-		make_snapshot(c, "controller/CreateSnapshot-second-volume", "s2", f->vol_b, f->snap_2,
-			      sizeof(f->snap_2));
+		make_snapshot(c, "controller/CreateSnapshot-second-volume", "s2", f->vol_b,
+			      f->snap_2, sizeof(f->snap_2));
 	}
 	if (f->vol_gone[0]) {
 		name_of(c, "s-of-gone", sname, sizeof(sname));
-		expect_tracked(c, "controller/CreateSnapshot-unknown-source", "CreateSnapshot",
-			       json_pack("{s:s, s:s}", "sourceVolumeId", f->vol_gone, "name", sname),
-			       NOT_FOUND, (const int[]){ INVALID_ARGUMENT, FAILED_PRECONDITION, -1 }, NULL);
+		expect_tracked(
+			c, "controller/CreateSnapshot-unknown-source", "CreateSnapshot",
+			json_pack("{s:s, s:s}", "sourceVolumeId", f->vol_gone, "name", sname),
+			NOT_FOUND, (const int[]){ INVALID_ARGUMENT, FAILED_PRECONDITION, -1 },
+			NULL);
 	}
 	name_of(c, "required-snap", sname, sizeof(sname));
-	required_fields(c, "CreateSnapshot", json_pack("{s:s, s:s}", "sourceVolumeId", f->vol_a, "name", sname),
+	required_fields(c, "CreateSnapshot",
+			json_pack("{s:s, s:s}", "sourceVolumeId", f->vol_a, "name", sname),
 			FIELDS("sourceVolumeId", "name"));
 
 	/* An unknown snapshot id: one made and deleted again. */
-	if (make_snapshot(c, "controller/CreateSnapshot-to-delete", "s-gone", f->vol_a, f->snap_gone,
-			  sizeof(f->snap_gone))) {
+	if (make_snapshot(c, "controller/CreateSnapshot-to-delete", "s-gone", f->vol_a,
+			  f->snap_gone, sizeof(f->snap_gone))) {
 		if (expect(c, "controller/DeleteSnapshot", "DeleteSnapshot",
 			   json_pack("{s:s}", "snapshotId", f->snap_gone), OK, NULL, NULL))
 			snapshot_untrack(c, f->snap_gone);
@@ -1038,14 +1102,16 @@ static void snapshot_cases(struct conf *c, struct fixture *f)
 		req = create_req(c, "from-gone", c->size, 0);
 		json_object_set_new(req, "volumeContentSource",
 				    json_pack("{s:{s:s}}", "snapshot", "snapshotId", f->snap_gone));
-		expect_tracked(c, "controller/CreateVolume-from-unknown-snapshot", "CreateVolume", req,
-			       NOT_FOUND, NULL, NULL);
+		expect_tracked(c, "controller/CreateVolume-from-unknown-snapshot", "CreateVolume",
+			       req, NOT_FOUND, NULL, NULL);
 	}
-	required_fields(c, "DeleteSnapshot", json_pack("{s:s}", "snapshotId", f->snap_1), FIELDS("snapshotId"));
+	required_fields(c, "DeleteSnapshot", json_pack("{s:s}", "snapshotId", f->snap_1),
+			FIELDS("snapshotId"));
 
 	/* A volume from the snapshot, and one smaller than it (OUT_OF_RANGE). */
 	make_volume(c, "controller/CreateVolume-from-snapshot", "from-s1",
-		    json_pack("{s:{s:{s:s}}}", "volumeContentSource", "snapshot", "snapshotId", f->snap_1),
+		    json_pack("{s:{s:{s:s}}}", "volumeContentSource", "snapshot", "snapshotId",
+			      f->snap_1),
 		    clone, sizeof(clone), NULL);
 	req = create_req(c, "from-s1-small", c->size / 2, c->size / 2);
 	json_object_set_new(req, "volumeContentSource",
@@ -1072,15 +1138,16 @@ static void snapshot_cases(struct conf *c, struct fixture *f)
 		if (json_array_size(json_object_get(reply, "entries")) != 1 ||
 		    strcmp(jstr(e, "snapshot/snapshotId") ?: "", f->snap_1))
 			fail(c, "controller/ListSnapshots-by-snapshot-id-entries",
-			     "%zu entries, expected only %s", json_array_size(json_object_get(reply, "entries")),
-			     f->snap_1);
+			     "%zu entries, expected only %s",
+			     json_array_size(json_object_get(reply, "entries")), f->snap_1);
 	}
 	json_decref(reply);
 	if (f->snap_gone[0] &&
 	    expect(c, "controller/ListSnapshots-by-unknown-snapshot-id", "ListSnapshots",
 		   json_pack("{s:s}", "snapshotId", f->snap_gone), OK, NULL, &reply) &&
 	    json_array_size(json_object_get(reply, "entries")))
-		fail(c, "controller/ListSnapshots-by-unknown-snapshot-id-entries", "a deleted snapshot listed");
+		fail(c, "controller/ListSnapshots-by-unknown-snapshot-id-entries",
+		     "a deleted snapshot listed");
 	json_decref(reply);
 	if (f->snap_2[0] &&
 	    expect(c, "controller/ListSnapshots-by-source-volume", "ListSnapshots",
@@ -1089,7 +1156,8 @@ static void snapshot_cases(struct conf *c, struct fixture *f)
 		size_t i;
 		bool has2 = false, other = false;
 
-		json_array_foreach(json_object_get(reply, "entries"), i, e) {
+		json_array_foreach(json_object_get(reply, "entries"), i, e)
+		{
 			if (!strcmp(jstr(e, "snapshot/snapshotId") ?: "", f->snap_2))
 				has2 = true;
 			if (strcmp(jstr(e, "snapshot/sourceVolumeId") ?: "", f->vol_b))
@@ -1097,12 +1165,14 @@ static void snapshot_cases(struct conf *c, struct fixture *f)
 		}
 		if (!has2 || other)
 			fail(c, "controller/ListSnapshots-by-source-volume-entries",
-			     "%s of volume b missing or another volume's snapshot listed", f->snap_2);
+			     "%s of volume b missing or another volume's snapshot listed",
+			     f->snap_2);
 	}
 	json_decref(reply);
 	reply = NULL;
 	expect(c, "controller/ListSnapshots-bogus-starting-token", "ListSnapshots",
-	       json_pack("{s:s}", "startingToken", "csi-conformance-no-such-token"), ABORTED, NULL, NULL);
+	       json_pack("{s:s}", "startingToken", "csi-conformance-no-such-token"), ABORTED, NULL,
+	       NULL);
 }
 
 /* spec "CreateVolume": "From an existing volume. When plugin supports cloning ... CLONE_VOLUME". */
@@ -1115,30 +1185,35 @@ static void clone_cases(struct conf *c, struct fixture *f)
 		skip(c, "controller/CreateVolume-from-volume", "CLONE_VOLUME not advertised");
 		return;
 	}
-	make_volume(c, "controller/CreateVolume-from-volume", "clone-of-a",
-		    json_pack("{s:{s:{s:s}}}", "volumeContentSource", "volume", "volumeId", f->vol_a), clone,
-		    sizeof(clone), NULL);
+	make_volume(
+		c, "controller/CreateVolume-from-volume", "clone-of-a",
+		json_pack("{s:{s:{s:s}}}", "volumeContentSource", "volume", "volumeId", f->vol_a),
+		clone, sizeof(clone), NULL);
 	if (!f->vol_gone[0])
 		return;
 	req = create_req(c, "clone-of-gone", c->size, 0);
-	json_object_set_new(req, "volumeContentSource", json_pack("{s:{s:s}}", "volume", "volumeId", f->vol_gone));
+	json_object_set_new(req, "volumeContentSource",
+			    json_pack("{s:{s:s}}", "volume", "volumeId", f->vol_gone));
 	/* "Source does not exist | 5 NOT_FOUND" */
-	expect_tracked(c, "controller/CreateVolume-from-unknown-volume", "CreateVolume", req, NOT_FOUND, NULL,
-		       NULL);
+	expect_tracked(c, "controller/CreateVolume-from-unknown-volume", "CreateVolume", req,
+		       NOT_FOUND, NULL, NULL);
 }
 
 static void controller_cases(struct conf *c, struct fixture *f)
 {
 	if (!has_ctrl(c, CTRL_CREATE_DELETE_VOLUME)) {
-		skip(c, "controller/CreateVolume", "CREATE_DELETE_VOLUME not advertised: no volume cases");
+		skip(c, "controller/CreateVolume",
+		     "CREATE_DELETE_VOLUME not advertised: no volume cases");
 		return;
 	}
 	create_volume_cases(c, f);
 	if (!f->vol_a[0]) {
-		fail(c, "controller/fixture", "no volume could be created: the other controller cases need one");
+		fail(c, "controller/fixture",
+		     "no volume could be created: the other controller cases need one");
 		return;
 	}
-	make_volume(c, "controller/CreateVolume-second", "b", NULL, f->vol_b, sizeof(f->vol_b), NULL);
+	make_volume(c, "controller/CreateVolume-second", "b", NULL, f->vol_b, sizeof(f->vol_b),
+		    NULL);
 	delete_volume_cases(c, f);
 	validate_cases(c, f);
 	expand_cases(c, f);
@@ -1152,7 +1227,8 @@ static void controller_cases(struct conf *c, struct fixture *f)
 	 * PUBLISH_UNPUBLISH_VOLUME; without it the CO never calls it.
 	 */
 	if (!has_ctrl(c, CTRL_PUBLISH_UNPUBLISH))
-		skip(c, "controller/ControllerPublishVolume", "PUBLISH_UNPUBLISH_VOLUME not advertised");
+		skip(c, "controller/ControllerPublishVolume",
+		     "PUBLISH_UNPUBLISH_VOLUME not advertised");
 }
 
 /* ---- Node ------------------------------------------------------------------------------------ */
@@ -1183,26 +1259,29 @@ static void node_unknown_cases(struct conf *c, const char *unknown)
 
 	if (has_node(c, NODE_STAGE_UNSTAGE)) {
 		required_fields(c, "NodeStageVolume",
-				json_pack("{s:s, s:s, s:O}", "volumeId", unknown, "stagingTargetPath", stg,
-					  "volumeCapability", cap),
+				json_pack("{s:s, s:s, s:O}", "volumeId", unknown,
+					  "stagingTargetPath", stg, "volumeCapability", cap),
 				FIELDS("volumeId", "stagingTargetPath", "volumeCapability"));
-		required_fields(c, "NodeUnstageVolume",
-				json_pack("{s:s, s:s}", "volumeId", unknown, "stagingTargetPath", stg),
-				FIELDS("volumeId", "stagingTargetPath"));
+		required_fields(
+			c, "NodeUnstageVolume",
+			json_pack("{s:s, s:s}", "volumeId", unknown, "stagingTargetPath", stg),
+			FIELDS("volumeId", "stagingTargetPath"));
 		expect(c, "node/NodeUnstageVolume-unknown-id", "NodeUnstageVolume",
-		       json_pack("{s:s, s:s}", "volumeId", unknown, "stagingTargetPath", stg), OK, NULL, NULL);
+		       json_pack("{s:s, s:s}", "volumeId", unknown, "stagingTargetPath", stg), OK,
+		       NULL, NULL);
 		expect(c, "node/NodePublishVolume-not-staged", "NodePublishVolume",
-		       json_pack("{s:s, s:s, s:s, s:O}", "volumeId", unknown, "stagingTargetPath", stg,
-				 "targetPath", tgt, "volumeCapability", cap),
+		       json_pack("{s:s, s:s, s:s, s:O}", "volumeId", unknown, "stagingTargetPath",
+				 stg, "targetPath", tgt, "volumeCapability", cap),
 		       NOT_FOUND, (const int[]){ FAILED_PRECONDITION, -1 }, NULL);
 	} else {
 		skip(c, "node/NodeStageVolume", "STAGE_UNSTAGE_VOLUME not advertised");
 	}
 	required_fields(c, "NodePublishVolume",
-			json_pack("{s:s, s:s, s:s, s:O}", "volumeId", unknown, "stagingTargetPath", stg,
-				  "targetPath", tgt, "volumeCapability", cap),
+			json_pack("{s:s, s:s, s:s, s:O}", "volumeId", unknown, "stagingTargetPath",
+				  stg, "targetPath", tgt, "volumeCapability", cap),
 			FIELDS("volumeId", "targetPath", "volumeCapability"));
-	required_fields(c, "NodeUnpublishVolume", json_pack("{s:s, s:s}", "volumeId", unknown, "targetPath", tgt),
+	required_fields(c, "NodeUnpublishVolume",
+			json_pack("{s:s, s:s}", "volumeId", unknown, "targetPath", tgt),
 			FIELDS("volumeId", "targetPath"));
 	expect(c, "node/NodeUnpublishVolume-unknown-id", "NodeUnpublishVolume",
 	       json_pack("{s:s, s:s}", "volumeId", unknown, "targetPath", tgt), OK,
@@ -1212,7 +1291,8 @@ static void node_unknown_cases(struct conf *c, const char *unknown)
 				json_pack("{s:s, s:s}", "volumeId", unknown, "volumePath", stg),
 				FIELDS("volumeId", "volumePath"));
 		expect(c, "node/NodeGetVolumeStats-unknown-id", "NodeGetVolumeStats",
-		       json_pack("{s:s, s:s}", "volumeId", unknown, "volumePath", stg), NOT_FOUND, NULL, NULL);
+		       json_pack("{s:s, s:s}", "volumeId", unknown, "volumePath", stg), NOT_FOUND,
+		       NULL, NULL);
 	} else {
 		skip(c, "node/NodeGetVolumeStats", "GET_VOLUME_STATS not advertised");
 	}
@@ -1221,7 +1301,8 @@ static void node_unknown_cases(struct conf *c, const char *unknown)
 				json_pack("{s:s, s:s}", "volumeId", unknown, "volumePath", stg),
 				FIELDS("volumeId", "volumePath"));
 		expect(c, "node/NodeExpandVolume-unknown-id", "NodeExpandVolume",
-		       json_pack("{s:s, s:s}", "volumeId", unknown, "volumePath", stg), NOT_FOUND, NULL, NULL);
+		       json_pack("{s:s, s:s}", "volumeId", unknown, "volumePath", stg), NOT_FOUND,
+		       NULL, NULL);
 	} else {
 		skip(c, "node/NodeExpandVolume", "EXPAND_VOLUME not advertised");
 	}
@@ -1251,40 +1332,53 @@ static void node_lifecycle_cases(struct conf *c, struct fixture *f)
 		goto out;
 	}
 	for (i = 0; i < 2; i++)
-		if (expect(c, i ? "node/NodeStageVolume-again" : "node/NodeStageVolume", "NodeStageVolume",
-			   json_pack("{s:s, s:s, s:O, s:O}", "volumeId", f->vol_a, "stagingTargetPath", stg,
-				     "volumeCapability", cap, "volumeContext", f->ctx_a),
-			   OK, NULL, NULL) && o && !o->staged)
+		if (expect(c, i ? "node/NodeStageVolume-again" : "node/NodeStageVolume",
+			   "NodeStageVolume",
+			   json_pack("{s:s, s:s, s:O, s:O}", "volumeId", f->vol_a,
+				     "stagingTargetPath", stg, "volumeCapability", cap,
+				     "volumeContext", f->ctx_a),
+			   OK, NULL, NULL) &&
+		    o && !o->staged)
 			o->staged = strdup(stg);
 	if (!o || !o->staged)
 		goto out;
 	expect(c, "node/NodeStageVolume-other-fs-type", "NodeStageVolume",
 	       json_pack("{s:s, s:s, s:o, s:O}", "volumeId", f->vol_a, "stagingTargetPath", stg,
-			 "volumeCapability", cap_mount(other_fs, "SINGLE_NODE_WRITER"), "volumeContext", f->ctx_a),
+			 "volumeCapability", cap_mount(other_fs, "SINGLE_NODE_WRITER"),
+			 "volumeContext", f->ctx_a),
 	       ALREADY_EXISTS, NULL, NULL);
 	for (i = 0; i < 2; i++)
-		if (expect(c, i ? "node/NodePublishVolume-again" : "node/NodePublishVolume", "NodePublishVolume",
-			   json_pack("{s:s, s:s, s:s, s:O, s:O}", "volumeId", f->vol_a, "stagingTargetPath", stg,
-				     "targetPath", tgt, "volumeCapability", cap, "volumeContext", f->ctx_a),
-			   OK, NULL, NULL) && !o->published)
+		if (expect(c, i ? "node/NodePublishVolume-again" : "node/NodePublishVolume",
+			   "NodePublishVolume",
+			   json_pack("{s:s, s:s, s:s, s:O, s:O}", "volumeId", f->vol_a,
+				     "stagingTargetPath", stg, "targetPath", tgt,
+				     "volumeCapability", cap, "volumeContext", f->ctx_a),
+			   OK, NULL, NULL) &&
+		    !o->published)
 			o->published = strdup(tgt);
 	if (o->published)
 		expect(c, "node/NodePublishVolume-same-target-readonly", "NodePublishVolume",
-		       json_pack("{s:s, s:s, s:s, s:O, s:b, s:O}", "volumeId", f->vol_a, "stagingTargetPath", stg,
-				 "targetPath", tgt, "volumeCapability", cap, "readonly", 1, "volumeContext",
-				 f->ctx_a),
+		       json_pack("{s:s, s:s, s:s, s:O, s:b, s:O}", "volumeId", f->vol_a,
+				 "stagingTargetPath", stg, "targetPath", tgt, "volumeCapability",
+				 cap, "readonly", 1, "volumeContext", f->ctx_a),
 		       ALREADY_EXISTS, NULL, NULL);
-	if (o->published && (has_node(c, NODE_GET_VOLUME_STATS) || has_node(c, NODE_VOLUME_CONDITION))) {
+	if (o->published &&
+	    (has_node(c, NODE_GET_VOLUME_STATS) || has_node(c, NODE_VOLUME_CONDITION))) {
 		if (expect(c, "node/NodeGetVolumeStats", "NodeGetVolumeStats",
 			   json_pack("{s:s, s:s, s:s}", "volumeId", f->vol_a, "volumePath", tgt,
 				     "stagingTargetPath", stg),
 			   OK, NULL, &reply)) {
 			/* spec "NodeGetVolumeStatsResponse": volume_condition MUST be set with VOLUME_CONDITION. */
-			if (has_node(c, NODE_VOLUME_CONDITION) && !json_object_get(reply, "volumeCondition"))
-				fail(c, "node/NodeGetVolumeStats-condition", "VOLUME_CONDITION advertised, none reported");
+			if (has_node(c, NODE_VOLUME_CONDITION) &&
+			    !json_object_get(reply, "volumeCondition"))
+				fail(c, "node/NodeGetVolumeStats-condition",
+				     "VOLUME_CONDITION advertised, none reported");
 			else if (has_node(c, NODE_VOLUME_CONDITION))
-				pass(c, "node/NodeGetVolumeStats-condition", "abnormal=%s message=\"%s\"",
-				     json_is_true(jget(reply, "volumeCondition/abnormal")) ? "true" : "false",
+				pass(c, "node/NodeGetVolumeStats-condition",
+				     "abnormal=%s message=\"%s\"",
+				     json_is_true(jget(reply, "volumeCondition/abnormal")) ?
+					     "true" :
+					     "false",
 				     jstr(reply, "volumeCondition/message") ?: "");
 		}
 		json_decref(reply);
@@ -1293,29 +1387,34 @@ static void node_lifecycle_cases(struct conf *c, struct fixture *f)
 	if (o->published && has_ctrl(c, CTRL_EXPAND_VOLUME) && has_node(c, NODE_EXPAND_VOLUME)) {
 		bool node_needed = true;
 
-		if (expect(c, "node/ControllerExpandVolume-while-published", "ControllerExpandVolume",
-			   json_pack("{s:s, s:o, s:O}", "volumeId", f->vol_a, "capacityRange", capacity(grown, 0),
-				     "volumeCapability", cap),
+		if (expect(c, "node/ControllerExpandVolume-while-published",
+			   "ControllerExpandVolume",
+			   json_pack("{s:s, s:o, s:O}", "volumeId", f->vol_a, "capacityRange",
+				     capacity(grown, 0), "volumeCapability", cap),
 			   OK, NULL, &reply))
 			node_needed = json_is_true(json_object_get(reply, "nodeExpansionRequired"));
 		json_decref(reply);
 		for (i = 0; node_needed && i < 2; i++) {
-			if (expect(c, i ? "node/NodeExpandVolume-again" : "node/NodeExpandVolume", "NodeExpandVolume",
-				   json_pack("{s:s, s:s, s:s, s:o, s:O}", "volumeId", f->vol_a, "volumePath", tgt,
-					     "stagingTargetPath", stg, "capacityRange", capacity(grown, 0),
+			if (expect(c, i ? "node/NodeExpandVolume-again" : "node/NodeExpandVolume",
+				   "NodeExpandVolume",
+				   json_pack("{s:s, s:s, s:s, s:o, s:O}", "volumeId", f->vol_a,
+					     "volumePath", tgt, "stagingTargetPath", stg,
+					     "capacityRange", capacity(grown, 0),
 					     "volumeCapability", cap),
 				   OK, NULL, &reply) &&
 			    jint(reply, "capacityBytes") && jint(reply, "capacityBytes") < grown)
-				fail(c, "node/NodeExpandVolume-capacity", "capacity_bytes %lld < %lld",
-				     jint(reply, "capacityBytes"), grown);
+				fail(c, "node/NodeExpandVolume-capacity",
+				     "capacity_bytes %lld < %lld", jint(reply, "capacityBytes"),
+				     grown);
 			json_decref(reply);
 		}
 	}
 	if (o->published) {
 		for (i = 0; i < 2; i++)
 			expect(c, i ? "node/NodeUnpublishVolume-again" : "node/NodeUnpublishVolume",
-			       "NodeUnpublishVolume", json_pack("{s:s, s:s}", "volumeId", f->vol_a, "targetPath", tgt),
-			       OK, NULL, NULL);
+			       "NodeUnpublishVolume",
+			       json_pack("{s:s, s:s}", "volumeId", f->vol_a, "targetPath", tgt), OK,
+			       NULL, NULL);
 		free(o->published);
 		o->published = NULL;
 		/* SP "MUST delete the file or directory it created at this path" (NodeUnpublishVolumeRequest). */
@@ -1325,8 +1424,10 @@ static void node_lifecycle_cases(struct conf *c, struct fixture *f)
 			pass(c, "node/NodeUnpublishVolume-removes-target", "%s gone", tgt);
 	}
 	for (i = 0; i < 2; i++)
-		expect(c, i ? "node/NodeUnstageVolume-again" : "node/NodeUnstageVolume", "NodeUnstageVolume",
-		       json_pack("{s:s, s:s}", "volumeId", f->vol_a, "stagingTargetPath", stg), OK, NULL, NULL);
+		expect(c, i ? "node/NodeUnstageVolume-again" : "node/NodeUnstageVolume",
+		       "NodeUnstageVolume",
+		       json_pack("{s:s, s:s}", "volumeId", f->vol_a, "stagingTargetPath", stg), OK,
+		       NULL, NULL);
 	free(o->staged);
 	o->staged = NULL;
 out:
@@ -1339,10 +1440,12 @@ static void node_cases(struct conf *c, struct fixture *f)
 	char unknown[256];
 
 	/* In a node-only run nothing names a volume: any id is unknown there. */
-	snprintf(unknown, sizeof(unknown), "%s", f->vol_gone[0] ? f->vol_gone : "csi-conformance-no-such-volume");
+	snprintf(unknown, sizeof(unknown), "%s",
+		 f->vol_gone[0] ? f->vol_gone : "csi-conformance-no-such-volume");
 	node_unknown_cases(c, unknown);
 	if (c->scope != SCOPE_ALL || !f->vol_a[0]) {
-		skip(c, "node/lifecycle", "needs the Controller to create a volume (no --node-only)");
+		skip(c, "node/lifecycle",
+		     "needs the Controller to create a volume (no --node-only)");
 		return;
 	}
 	if (!has_node(c, NODE_STAGE_UNSTAGE)) {
@@ -1366,22 +1469,28 @@ static void cleanup(struct conf *c)
 	for (i = 0; i < c->nvolumes; i++) {
 		struct object *o = &c->volumes[i];
 
-		if (o->published &&
-		    quiet_call(c, "NodeUnpublishVolume",
-			       json_pack("{s:s, s:s}", "volumeId", o->id, "targetPath", o->published), NULL) != OK)
-			snprintf(left + strlen(left), sizeof(left) - strlen(left), " published:%s", o->id);
-		if (o->staged &&
-		    quiet_call(c, "NodeUnstageVolume",
-			       json_pack("{s:s, s:s}", "volumeId", o->id, "stagingTargetPath", o->staged), NULL) != OK)
-			snprintf(left + strlen(left), sizeof(left) - strlen(left), " staged:%s", o->id);
+		if (o->published && quiet_call(c, "NodeUnpublishVolume",
+					       json_pack("{s:s, s:s}", "volumeId", o->id,
+							 "targetPath", o->published),
+					       NULL) != OK)
+			snprintf(left + strlen(left), sizeof(left) - strlen(left), " published:%s",
+				 o->id);
+		if (o->staged && quiet_call(c, "NodeUnstageVolume",
+					    json_pack("{s:s, s:s}", "volumeId", o->id,
+						      "stagingTargetPath", o->staged),
+					    NULL) != OK)
+			snprintf(left + strlen(left), sizeof(left) - strlen(left), " staged:%s",
+				 o->id);
 		if (o->staged)
 			rmdir(o->staged);
 	}
 	while (c->nsnapshots) {
 		char *id = strdup(c->snapshots[0]);
 
-		if (quiet_call(c, "DeleteSnapshot", json_pack("{s:s}", "snapshotId", id), NULL) != OK)
-			snprintf(left + strlen(left), sizeof(left) - strlen(left), " snapshot:%s", id);
+		if (quiet_call(c, "DeleteSnapshot", json_pack("{s:s}", "snapshotId", id), NULL) !=
+		    OK)
+			snprintf(left + strlen(left), sizeof(left) - strlen(left), " snapshot:%s",
+				 id);
 		snapshot_untrack(c, id);
 		free(id);
 	}
@@ -1389,7 +1498,8 @@ static void cleanup(struct conf *c)
 		char *id = strdup(c->volumes[0].id);
 
 		if (delete_volume_quietly(c, id) != OK) {
-			snprintf(left + strlen(left), sizeof(left) - strlen(left), " volume:%s", id);
+			snprintf(left + strlen(left), sizeof(left) - strlen(left), " volume:%s",
+				 id);
 			volume_untrack(c, id);
 		}
 		free(id);
@@ -1406,19 +1516,23 @@ static void cleanup_check(struct conf *c, char *const *ids, size_t nids)
 	json_t *reply = NULL, *e;
 	size_t i;
 
-	if (has_ctrl(c, CTRL_LIST_VOLUMES) && quiet_call(c, "ListVolumes", json_object(), &reply) == OK) {
-		json_array_foreach(json_object_get(reply, "entries"), i, e)
-			for (size_t k = 0; k < nids; k++)
-				if (!strcmp(jstr(e, "volume/volumeId") ?: "", ids[k]))
-					fail(c, "cleanup/ListVolumes", "%s still listed", ids[k]);
+	if (has_ctrl(c, CTRL_LIST_VOLUMES) &&
+	    quiet_call(c, "ListVolumes", json_object(), &reply) == OK) {
+		json_array_foreach(
+			json_object_get(reply, "entries"), i,
+			e) for (size_t k = 0; k < nids;
+				k++) if (!strcmp(jstr(e, "volume/volumeId") ?: "", ids[k]))
+			fail(c, "cleanup/ListVolumes", "%s still listed", ids[k]);
 	}
 	json_decref(reply);
 	reply = NULL;
-	if (has_ctrl(c, CTRL_LIST_SNAPSHOTS) && quiet_call(c, "ListSnapshots", json_object(), &reply) == OK) {
-		json_array_foreach(json_object_get(reply, "entries"), i, e)
-			for (size_t k = 0; k < nids; k++)
-				if (!strcmp(jstr(e, "snapshot/snapshotId") ?: "", ids[k]))
-					fail(c, "cleanup/ListSnapshots", "%s still listed", ids[k]);
+	if (has_ctrl(c, CTRL_LIST_SNAPSHOTS) &&
+	    quiet_call(c, "ListSnapshots", json_object(), &reply) == OK) {
+		json_array_foreach(
+			json_object_get(reply, "entries"), i,
+			e) for (size_t k = 0; k < nids;
+				k++) if (!strcmp(jstr(e, "snapshot/snapshotId") ?: "", ids[k]))
+			fail(c, "cleanup/ListSnapshots", "%s still listed", ids[k]);
 	}
 	json_decref(reply);
 }
@@ -1427,13 +1541,12 @@ static void cleanup_check(struct conf *c, char *const *ids, size_t nids)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: csi-conformance --endpoint unix:///path [--node-only | --controller]\n"
-		"                       [--staging-dir DIR] [--target-dir DIR] [--size BYTES]\n"
-		"                       [--param KEY=VALUE]... [--fs-type FS] [--timeout SECS]\n"
-		"Runs CSI v1.12.0 conformance cases against a live plugin; one line per case,\n"
-		"exit 1 when any failed. Staging/target paths are made below the given\n"
-		"directories (default /var/lib/kubelet/csi-conformance/{staging,target}).\n");
+	fprintf(f, "usage: csi-conformance --endpoint unix:///path [--node-only | --controller]\n"
+		   "                       [--staging-dir DIR] [--target-dir DIR] [--size BYTES]\n"
+		   "                       [--param KEY=VALUE]... [--fs-type FS] [--timeout SECS]\n"
+		   "Runs CSI v1.12.0 conformance cases against a live plugin; one line per case,\n"
+		   "exit 1 when any failed. Staging/target paths are made below the given\n"
+		   "directories (default /var/lib/kubelet/csi-conformance/{staging,target}).\n");
 }
 
 static int mkdir_p(const char *path)
@@ -1454,14 +1567,17 @@ static int mkdir_p(const char *path)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "endpoint", required_argument, NULL, 'e' }, { "node-only", no_argument, NULL, 'n' },
-		{ "controller", no_argument, NULL, 'c' },     { "staging-dir", required_argument, NULL, 's' },
-		{ "target-dir", required_argument, NULL, 't' }, { "size", required_argument, NULL, 'z' },
-		{ "param", required_argument, NULL, 'p' },    { "fs-type", required_argument, NULL, 'f' },
-		{ "timeout", required_argument, NULL, 'T' },  { "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = { { "endpoint", required_argument, NULL, 'e' },
+					      { "node-only", no_argument, NULL, 'n' },
+					      { "controller", no_argument, NULL, 'c' },
+					      { "staging-dir", required_argument, NULL, 's' },
+					      { "target-dir", required_argument, NULL, 't' },
+					      { "size", required_argument, NULL, 'z' },
+					      { "param", required_argument, NULL, 'p' },
+					      { "fs-type", required_argument, NULL, 'f' },
+					      { "timeout", required_argument, NULL, 'T' },
+					      { "help", no_argument, NULL, 'h' },
+					      {} };
 	struct conf c = { .timeout_ms = 120000, .size = 32 * MiB, .fs_type = "" };
 	struct fixture f = {};
 	const char *endpoint = NULL;
@@ -1494,14 +1610,16 @@ int main(int argc, char **argv)
 		case 'z':
 			c.size = strtoll(optarg, NULL, 0);
 			if (c.size < 2 * MiB) {
-				fprintf(stderr, "csi-conformance: --size %s: at least 2 MiB\n", optarg);
+				fprintf(stderr, "csi-conformance: --size %s: at least 2 MiB\n",
+					optarg);
 				return 2;
 			}
 			break;
 		case 'p':
 			eq = strchr(optarg, '=');
 			if (!eq || eq == optarg) {
-				fprintf(stderr, "csi-conformance: --param %s: KEY=VALUE expected\n", optarg);
+				fprintf(stderr, "csi-conformance: --param %s: KEY=VALUE expected\n",
+					optarg);
 				return 2;
 			}
 			*eq = '\0';
@@ -1530,8 +1648,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (serves_node(&c) && (mkdir_p(c.staging_dir) < 0 || mkdir_p(c.target_dir) < 0)) {
-		fprintf(stderr, "csi-conformance: cannot make %s or %s: %s\n", c.staging_dir, c.target_dir,
-			strerror(errno));
+		fprintf(stderr, "csi-conformance: cannot make %s or %s: %s\n", c.staging_dir,
+			c.target_dir, strerror(errno));
 		return 2;
 	}
 	snprintf(c.prefix, sizeof(c.prefix), "csi-conformance-%d", (int)getpid());

@@ -50,7 +50,6 @@ struct fixture {
 	struct rpc_client *client; /* to the controller's CSI socket */
 };
 
-
 static int agent_start(struct agent_proc *p, const char *const args[])
 {
 	int r = agent_proc_start(p, args);
@@ -108,8 +107,9 @@ static struct fixture *fixture_new(void)
 
 static int controller_start(struct fixture *f, const char *storage_nodes)
 {
-	const char *const args[] = { "--mode", "controller", "--storage-nodes", storage_nodes,
-				     "--tls-dir", f->tls, NULL };
+	const char *const args[] = { "--mode",	    "controller", "--storage-nodes",
+				     storage_nodes, "--tls-dir",  f->tls,
+				     NULL };
 	char target[330];
 
 	if (agent_start(&f->controller, args) < 0)
@@ -138,10 +138,20 @@ static int setup_storage(void **state)
 	if (!f)
 		return -1;
 	snprintf(f->target, sizeof(f->target), "127.0.0.1:%d", test_free_port());
-	const char *const args[] = { "--mode",	    "node",	 "--state-dir", f->state,
-				     "--pool-dir",  f->pool,	 "--tls-dir",	f->tls,
-				     "--target-endpoint", f->target, "--pool-capacity", "8G",
-				     "--manage-modules=false", NULL };
+	const char *const args[] = { "--mode",
+				     "node",
+				     "--state-dir",
+				     f->state,
+				     "--pool-dir",
+				     f->pool,
+				     "--tls-dir",
+				     f->tls,
+				     "--target-endpoint",
+				     f->target,
+				     "--pool-capacity",
+				     "8G",
+				     "--manage-modules=false",
+				     NULL };
 	if (agent_start(&f->storage, args) < 0)
 		return -1;
 	return controller_start(f, f->target);
@@ -248,7 +258,8 @@ static void create_volume_refuses_bad_requests_before_asking_storage(void **stat
 	expect(f, CTRL "CreateVolume", &c.req.base, INVALID_ARGUMENT, "ntfs");
 
 	for (int mode = CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__MULTI_NODE_READER_ONLY;
-	     mode <= CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__MULTI_NODE_MULTI_WRITER; mode++) {
+	     mode <= CSI__V1__VOLUME_CAPABILITY__ACCESS_MODE__MODE__MULTI_NODE_MULTI_WRITER;
+	     mode++) {
 		create_req_init(&c);
 		c.mode.mode = mode;
 		expect(f, CTRL "CreateVolume", &c.req.base, INVALID_ARGUMENT, "not supported");
@@ -267,10 +278,8 @@ static void create_volume_refuses_bad_requests_before_asking_storage(void **stat
 	expect(f, CTRL "CreateVolume", &c.req.base, OUT_OF_RANGE, NULL);
 
 	static const char *const bad[][3] = {
-		{ "replicas", "4", "replicas" },
-		{ "replicas", "zero", "replicas" },
-		{ "transport", "fc", "transport" },
-		{ "holdSeconds", "-5", "holdSeconds" },
+		{ "replicas", "4", "replicas" },    { "replicas", "zero", "replicas" },
+		{ "transport", "fc", "transport" }, { "holdSeconds", "-5", "holdSeconds" },
 		{ "fsType", "xfs", "fsType" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -337,14 +346,16 @@ static void delete_of_one_of_our_ids_is_unavailable_while_storage_is_out_of_reac
 static void other_requests_check_their_required_fields(void **state)
 {
 	struct fixture *f = *state;
-	Csi__V1__ControllerExpandVolumeRequest exp = CSI__V1__CONTROLLER_EXPAND_VOLUME_REQUEST__INIT;
+	Csi__V1__ControllerExpandVolumeRequest exp =
+		CSI__V1__CONTROLLER_EXPAND_VOLUME_REQUEST__INIT;
 	Csi__V1__ValidateVolumeCapabilitiesRequest val =
 		CSI__V1__VALIDATE_VOLUME_CAPABILITIES_REQUEST__INIT;
 	Csi__V1__ListVolumesRequest list = CSI__V1__LIST_VOLUMES_REQUEST__INIT;
 	Csi__V1__ListSnapshotsRequest lists = CSI__V1__LIST_SNAPSHOTS_REQUEST__INIT;
 	Csi__V1__GetCapacityRequest cap = CSI__V1__GET_CAPACITY_REQUEST__INIT;
-	Csi__V1__GetCapacityRequest__ParametersEntry param =
-		CSI__V1__GET_CAPACITY_REQUEST__PARAMETERS_ENTRY__INIT, *params[] = { &param };
+	Csi__V1__GetCapacityRequest__ParametersEntry
+		param = CSI__V1__GET_CAPACITY_REQUEST__PARAMETERS_ENTRY__INIT,
+		*params[] = { &param };
 	Csi__V1__CapacityRange range = CSI__V1__CAPACITY_RANGE__INIT;
 	struct create_req c;
 
@@ -425,8 +436,10 @@ static void get_capabilities_lists_exactly_what_is_served(void **state)
 static void methods_not_advertised_are_unimplemented(void **state)
 {
 	static const char *const methods[] = {
-		CTRL "ControllerPublishVolume", CTRL "ControllerUnpublishVolume",
-		CTRL "ControllerModifyVolume", CTRL "GetSnapshot",
+		CTRL "ControllerPublishVolume",
+		CTRL "ControllerUnpublishVolume",
+		CTRL "ControllerModifyVolume",
+		CTRL "GetSnapshot",
 	};
 	struct fixture *f = *state;
 
@@ -450,8 +463,9 @@ static void identity_advertises_controller_topology_and_online_expansion(void **
 		if (cap->type_case == CSI__V1__PLUGIN_CAPABILITY__TYPE_SERVICE) {
 			controller |= cap->service->type ==
 				      CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__CONTROLLER_SERVICE;
-			topology |= cap->service->type ==
-				    CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__VOLUME_ACCESSIBILITY_CONSTRAINTS;
+			topology |=
+				cap->service->type ==
+				CSI__V1__PLUGIN_CAPABILITY__SERVICE__TYPE__VOLUME_ACCESSIBILITY_CONSTRAINTS;
 		} else if (cap->type_case == CSI__V1__PLUGIN_CAPABILITY__TYPE_VOLUME_EXPANSION) {
 			online |= cap->volume_expansion->type ==
 				  CSI__V1__PLUGIN_CAPABILITY__VOLUME_EXPANSION__TYPE__ONLINE;
@@ -483,7 +497,8 @@ static void unknown_volumes_are_not_found_once_every_node_answered(void **state)
 	snap.name = "snap-1";
 	expect(f, CTRL "CreateSnapshot", &snap.base, NOT_FOUND, NULL);
 	create_req_init(&c);
-	c.req.volume_content_source = &(Csi__V1__VolumeContentSource)CSI__V1__VOLUME_CONTENT_SOURCE__INIT;
+	c.req.volume_content_source =
+		&(Csi__V1__VolumeContentSource)CSI__V1__VOLUME_CONTENT_SOURCE__INIT;
 	c.req.volume_content_source->type_case = CSI__V1__VOLUME_CONTENT_SOURCE__TYPE_SNAPSHOT;
 	c.req.volume_content_source->snapshot =
 		&(Csi__V1__VolumeContentSource__SnapshotSource)
@@ -504,8 +519,9 @@ static void get_capacity_reports_the_pool(void **state)
 {
 	struct fixture *f = *state;
 	Csi__V1__GetCapacityRequest req = CSI__V1__GET_CAPACITY_REQUEST__INIT;
-	Csi__V1__GetCapacityRequest__ParametersEntry param =
-		CSI__V1__GET_CAPACITY_REQUEST__PARAMETERS_ENTRY__INIT, *params[] = { &param };
+	Csi__V1__GetCapacityRequest__ParametersEntry
+		param = CSI__V1__GET_CAPACITY_REQUEST__PARAMETERS_ENTRY__INIT,
+		*params[] = { &param };
 	Csi__V1__Topology topo = CSI__V1__TOPOLOGY__INIT;
 	Csi__V1__Topology__SegmentsEntry seg = CSI__V1__TOPOLOGY__SEGMENTS_ENTRY__INIT,
 					 *segs[] = { &seg };
@@ -575,8 +591,9 @@ static void a_failed_create_volume_leaves_nothing(void **state)
 	assert_int_equal(lv->n_entries, 0);
 	csi__v1__list_volumes_response__free_unpacked(lv, NULL);
 	rpc_reply_clear(&reply);
-	assert_int_equal(test_run_shell("test -z \"$(ls -A '%s' 2>/dev/null | grep -v '^\\.')\"", f->pool),
-			 0);
+	assert_int_equal(
+		test_run_shell("test -z \"$(ls -A '%s' 2>/dev/null | grep -v '^\\.')\"", f->pool),
+		0);
 }
 
 int main(void)
@@ -585,7 +602,8 @@ int main(void)
 		cmocka_unit_test(create_volume_refuses_bad_requests_before_asking_storage),
 		cmocka_unit_test(create_volume_with_valid_input_needs_storage_and_says_so),
 		cmocka_unit_test(calls_on_ids_that_are_not_ours_need_no_storage),
-		cmocka_unit_test(delete_of_one_of_our_ids_is_unavailable_while_storage_is_out_of_reach),
+		cmocka_unit_test(
+			delete_of_one_of_our_ids_is_unavailable_while_storage_is_out_of_reach),
 		cmocka_unit_test(other_requests_check_their_required_fields),
 		cmocka_unit_test(get_capabilities_lists_exactly_what_is_served),
 		cmocka_unit_test(methods_not_advertised_are_unimplemented),

@@ -63,8 +63,9 @@ static int setup_node_mode(void **state)
 static int setup_controller_mode(void **state)
 {
 	char dir[] = "/tmp/atomblk-identity-XXXXXX", cmd[256];
-	const char *const args[] = { "--mode", "controller", "--storage-nodes", "127.0.0.1:1",
-				     "--tls-dir", dir, NULL };
+	const char *const args[] = { "--mode",	    "controller", "--storage-nodes",
+				     "127.0.0.1:1", "--tls-dir",  dir,
+				     NULL };
 	int r;
 
 	if (!mkdtemp(dir))
@@ -306,14 +307,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			get_plugin_info_returns_the_plugin_name_and_build_version, setup_node_mode,
 			teardown_agent),
-		cmocka_unit_test_setup_teardown(node_mode_advertises_topology_but_not_the_controller_service,
-						setup_node_mode, teardown_agent),
 		cmocka_unit_test_setup_teardown(
-			controller_mode_advertises_the_controller_service,
-			setup_controller_mode, teardown_agent),
-		cmocka_unit_test_setup_teardown(
-			all_mode_advertises_the_controller_service, setup_all_mode,
-			teardown_agent),
+			node_mode_advertises_topology_but_not_the_controller_service,
+			setup_node_mode, teardown_agent),
+		cmocka_unit_test_setup_teardown(controller_mode_advertises_the_controller_service,
+						setup_controller_mode, teardown_agent),
+		cmocka_unit_test_setup_teardown(all_mode_advertises_the_controller_service,
+						setup_all_mode, teardown_agent),
 		cmocka_unit_test_setup_teardown(probe_reports_ready_once_serving, setup_node_mode,
 						teardown_agent),
 		cmocka_unit_test_setup_teardown(

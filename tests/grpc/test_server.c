@@ -304,9 +304,8 @@ static void sigterm_after_delay(void *data)
 static void sigterm_lets_calls_in_flight_complete_then_exits_0(void **state)
 {
 	enum { CALLS = 8 };
-	const char *const args[] = { "--workers",	   "4",	 "--shutdown-timeout",
-				     "5s",		   "--log-level", "debug",
-				     NULL };
+	const char *const args[] = { "--workers", "4", "--shutdown-timeout", "5s", "--log-level",
+				     "debug",	  NULL };
 	struct concurrent_call calls[CALLS];
 	struct agent_proc agent;
 	/* the connecting Probe below, then the 8 */

@@ -46,7 +46,6 @@ struct fixture {
 	struct tls_files ours, theirs; /* our CA's client cert; another CA's */
 };
 
-
 static int group_setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -67,7 +66,7 @@ static int group_setup(void **state)
 		return -1;
 	}
 	if (test_run_shell("bash -c '. %s && make_tls_dir %s %s/ca && make_tls_dir %s %s/otherca'",
-		      CERTS_LIB, f->tls, f->dir, f->other, f->dir)) {
+			   CERTS_LIB, f->tls, f->dir, f->other, f->dir)) {
 		print_error("openssl could not make the test certificates\n");
 		return -1;
 	}
@@ -101,9 +100,10 @@ static int setup(void **state)
 		return -1;
 	f->port = port;
 	snprintf(f->address, sizeof(f->address), "127.0.0.1:%d", port);
-	const char *const args[] = { "--mode",		  "node",     "--state-dir", f->state,
-				     "--pool-dir",	  f->pool,    "--tls-dir",   f->tls,
-				     "--target-endpoint", f->address, NULL };
+	const char *const args[] = { "--mode",	  "node",	"--state-dir",
+				     f->state,	  "--pool-dir", f->pool,
+				     "--tls-dir", f->tls,	"--target-endpoint",
+				     f->address,  NULL };
 	r = agent_proc_start(&f->agent, args);
 	if (r < 0) {
 		char *log = agent_proc_read_log(&f->agent);
@@ -228,10 +228,11 @@ static grpc_status_code call_without_client_certificate(const char *address, con
 	creds = grpc_ssl_credentials_create(ca, NULL, NULL, NULL);
 	ch = grpc_channel_create(address, creds, &args);
 	cq = grpc_completion_queue_create_for_next(NULL);
-	c = grpc_channel_create_call(ch, NULL, 0, cq, grpc_slice_from_static_string(GET_INFO), NULL,
-				     gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-						  gpr_time_from_millis(CALL_TIMEOUT_MS, GPR_TIMESPAN)),
-				     NULL);
+	c = grpc_channel_create_call(
+		ch, NULL, 0, cq, grpc_slice_from_static_string(GET_INFO), NULL,
+		gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+			     gpr_time_from_millis(CALL_TIMEOUT_MS, GPR_TIMESPAN)),
+		NULL);
 	send = grpc_raw_byte_buffer_create(&empty, 1);
 	grpc_metadata_array_init(&md_in);
 	grpc_metadata_array_init(&md_trail);
@@ -302,8 +303,10 @@ static int dir_entries(const char *dir)
 static void create_replica_without_nvmet_is_unavailable_and_leaves_nothing(void **state)
 {
 	struct fixture *f = *state;
-	Atomblk__Target__V1__CreateReplicaRequest req = ATOMBLK__TARGET__V1__CREATE_REPLICA_REQUEST__INIT;
-	Atomblk__Target__V1__ListReplicasRequest list = ATOMBLK__TARGET__V1__LIST_REPLICAS_REQUEST__INIT;
+	Atomblk__Target__V1__CreateReplicaRequest req =
+		ATOMBLK__TARGET__V1__CREATE_REPLICA_REQUEST__INIT;
+	Atomblk__Target__V1__ListReplicasRequest list =
+		ATOMBLK__TARGET__V1__LIST_REPLICAS_REQUEST__INIT;
 	Atomblk__Target__V1__ListReplicasResponse *replicas;
 	struct rpc_client *client;
 	struct rpc_reply reply = {};
@@ -347,30 +350,33 @@ static void atomctl_target_calls_the_api_with_the_tls_dir(void **state)
 	const char *atomctl = getenv("ATOMBLK_ATOMCTL");
 
 	assert_non_null(atomctl);
-	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s GetInfo > %s/out", atomctl,
-				   f->address, f->tls, f->dir),
+	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s GetInfo > %s/out",
+					atomctl, f->address, f->tls, f->dir),
 			 0);
 	assert_int_equal(test_run_shell("grep -q '\"nodeId\": \"test-node\"' %s/out", f->dir), 0);
 	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s GetInfo 2>/dev/null",
-				   atomctl, f->address, f->other),
+					atomctl, f->address, f->other),
 			 10 + GRPC_STATUS_UNAVAILABLE);
 	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s CreateReplica "
-				   "'{\"id\": \"r1\", \"sizeBytes\": \"4096\"}' 2>/dev/null",
-				   atomctl, f->address, f->tls),
+					"'{\"id\": \"r1\", \"sizeBytes\": \"4096\"}' 2>/dev/null",
+					atomctl, f->address, f->tls),
 			 10 + GRPC_STATUS_UNAVAILABLE);
 	/* SetLabels (api_version 2) is served and reached through atomctl's method table */
-	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s SetLabels "
-				   "'{\"id\": \"r9\", \"set\": {\"atomblk.io/stale-legs\": \"1\"}}' "
-				   "2>/dev/null",
-				   atomctl, f->address, f->tls),
-			 10 + GRPC_STATUS_NOT_FOUND);
+	assert_int_equal(
+		test_run_shell("'%s' target --address %s --tls-dir %s SetLabels "
+			       "'{\"id\": \"r9\", \"set\": {\"atomblk.io/stale-legs\": \"1\"}}' "
+			       "2>/dev/null",
+			       atomctl, f->address, f->tls),
+		10 + GRPC_STATUS_NOT_FOUND);
 	assert_int_equal(test_run_shell("'%s' target --list | grep -q SetLabels", atomctl), 0);
-	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s/none GetInfo 2>/dev/null",
-				   atomctl, f->address, f->dir),
-			 1);
-	assert_int_equal(test_run_shell("'%s' target --address %s --tls-dir %s NoSuchMethod 2>/dev/null",
-				   atomctl, f->address, f->tls),
-			 2);
+	assert_int_equal(
+		test_run_shell("'%s' target --address %s --tls-dir %s/none GetInfo 2>/dev/null",
+			       atomctl, f->address, f->dir),
+		1);
+	assert_int_equal(
+		test_run_shell("'%s' target --address %s --tls-dir %s NoSuchMethod 2>/dev/null",
+			       atomctl, f->address, f->tls),
+		2);
 }
 
 /* --target-endpoint without the TLS files: the agent refuses to start, naming the file. */
@@ -382,10 +388,20 @@ static void the_agent_refuses_to_serve_the_target_api_without_tls_files(void **s
 
 	snprintf(empty, sizeof(empty), "%s/empty", f->dir);
 	mkdir(empty, 0700);
-	const char *const argv[] = { "--endpoint", "unix:///tmp/atomblk-tls-never.sock",
-				     "--node-id", "n1", "--manage-modules=false", "--state-dir",
-				     f->state, "--pool-dir", f->pool, "--tls-dir", empty,
-				     "--target-endpoint", "127.0.0.1:1", NULL };
+	const char *const argv[] = { "--endpoint",
+				     "unix:///tmp/atomblk-tls-never.sock",
+				     "--node-id",
+				     "n1",
+				     "--manage-modules=false",
+				     "--state-dir",
+				     f->state,
+				     "--pool-dir",
+				     f->pool,
+				     "--tls-dir",
+				     empty,
+				     "--target-endpoint",
+				     "127.0.0.1:1",
+				     NULL };
 	assert_int_equal(agent_run_to_exit(argv, 10000, &status, &output), 0);
 	assert_true(WIFEXITED(status));
 	assert_int_not_equal(WEXITSTATUS(status), 0);
@@ -397,16 +413,17 @@ static void the_agent_refuses_to_serve_the_target_api_without_tls_files(void **s
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(get_info_with_a_certificate_of_the_agents_ca_answers,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			get_info_with_a_certificate_of_the_agents_ca_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_certificate_of_another_ca_is_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_client_without_a_certificate_is_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
-			create_replica_without_nvmet_is_unavailable_and_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(atomctl_target_calls_the_api_with_the_tls_dir, setup,
-						teardown),
+			create_replica_without_nvmet_is_unavailable_and_leaves_nothing, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(atomctl_target_calls_the_api_with_the_tls_dir,
+						setup, teardown),
 		cmocka_unit_test(the_agent_refuses_to_serve_the_target_api_without_tls_files),
 	};
 

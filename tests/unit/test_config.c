@@ -98,7 +98,7 @@ static void every_flag_is_applied(void **state)
 
 static void flags_accept_the_equals_form(void **state)
 {
-	char *const argv[] = { "atomblk-agent", "--endpoint=/tmp/b.sock", "--node-id=n2",
+	char *const argv[] = { "atomblk-agent",	    "--endpoint=/tmp/b.sock",	     "--node-id=n2",
 			       "--mode=controller", "--storage-nodes=10.0.0.1:9810", NULL };
 	struct agent_config cfg = parse_ok(ARGC(argv), argv, NULL, CONFIG_ACTION_RUN);
 
@@ -168,8 +168,12 @@ static void node_id_is_required_except_in_controller_mode(void **state)
 {
 	char *const none[] = { "atomblk-agent", NULL };
 	char *const all[] = { "atomblk-agent", "--mode", "all", NULL };
-	char *const controller[] = { "atomblk-agent", "--mode", "controller", "--storage-service",
-				     "atomblk-storage.atomblk.svc:9810", NULL };
+	char *const controller[] = { "atomblk-agent",
+				     "--mode",
+				     "controller",
+				     "--storage-service",
+				     "atomblk-storage.atomblk.svc:9810",
+				     NULL };
 
 	parse_fails(1, none, NULL, "--node-id");
 	parse_fails(ARGC(all), all, NULL, "--node-id");
@@ -179,9 +183,14 @@ static void node_id_is_required_except_in_controller_mode(void **state)
 /* The storage and controller roles' settings, and what each mode needs. */
 static void storage_and_controller_settings(void **state)
 {
-	char *const storage[] = { "atomblk-agent", "--node-id=s1", "--pool-dir=/srv/pool/",
-				  "--pool-capacity=64Gi", "--target-endpoint=10.0.0.2:9810",
-				  "--nvme-address=10.0.0.2", "--nvme-port=4421", "--nvme-rdma=off",
+	char *const storage[] = { "atomblk-agent",
+				  "--node-id=s1",
+				  "--pool-dir=/srv/pool/",
+				  "--pool-capacity=64Gi",
+				  "--target-endpoint=10.0.0.2:9810",
+				  "--nvme-address=10.0.0.2",
+				  "--nvme-port=4421",
+				  "--nvme-rdma=off",
 				  NULL };
 	char *const all[] = { "atomblk-agent", "--mode=all", "--node-id=n1",
 			      "--state-dir=/var/lib/x", NULL };
@@ -231,12 +240,18 @@ static void storage_and_controller_settings(void **state)
 static void bad_storage_values_are_rejected(void **state)
 {
 	static const char *const bad[][2] = {
-		{ "--pool-dir", "relative/pool" },   { "--pool-capacity", "lots" },
-		{ "--target-endpoint", "/a.sock" },  { "--nvme-address", "storage.local" },
-		{ "--nvme-port", "0" },		     { "--nvme-port", "70000" },
-		{ "--nvme-rdma", "yes" },	     { "--storage-nodes", "a:1,,b:2" },
-		{ "--storage-nodes", "a" },	     { "--storage-nodes", "a:99999" },
-		{ "--storage-service", "svc" },	     { "--storage-nodes", "a:1," },
+		{ "--pool-dir", "relative/pool" },
+		{ "--pool-capacity", "lots" },
+		{ "--target-endpoint", "/a.sock" },
+		{ "--nvme-address", "storage.local" },
+		{ "--nvme-port", "0" },
+		{ "--nvme-port", "70000" },
+		{ "--nvme-rdma", "yes" },
+		{ "--storage-nodes", "a:1,,b:2" },
+		{ "--storage-nodes", "a" },
+		{ "--storage-nodes", "a:99999" },
+		{ "--storage-service", "svc" },
+		{ "--storage-nodes", "a:1," },
 	};
 
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -175,10 +175,11 @@ static void candidates(struct ctrl_candidate c[4])
 
 static void a_segment_matches_when_every_key_matches(void **state)
 {
-	const struct ctrl_kv zone1[] = { { "zone", "1" } }, zone1_b[] = { { "zone", "1" }, { "node", "b" } },
+	const struct ctrl_kv zone1[] = { { "zone", "1" } },
+			     zone1_b[] = { { "zone", "1" }, { "node", "b" } },
 			     other[] = { { "rack", "1" } };
-	struct ctrl_segment a = { topo_a, 2 }, s1 = { zone1, 1 }, s1b = { zone1_b, 2 }, so = { other, 1 },
-			    empty = { NULL, 0 };
+	struct ctrl_segment a = { topo_a, 2 }, s1 = { zone1, 1 }, s1b = { zone1_b, 2 },
+			    so = { other, 1 }, empty = { NULL, 0 };
 
 	assert_true(ctrl_segment_matches(&a, &s1));
 	assert_false(ctrl_segment_matches(&a, &s1b));
@@ -240,10 +241,8 @@ static void capacity_divides_by_replicas_and_takes_the_nth_largest_node(void **s
 static void pages_continue_at_the_token_and_survive_deletions(void **state)
 {
 	const char *ids[] = {
-		"v-00000000000000000000000000000001",
-		"v-00000000000000000000000000000002",
-		"v-00000000000000000000000000000003",
-		"v-00000000000000000000000000000005",
+		"v-00000000000000000000000000000001", "v-00000000000000000000000000000002",
+		"v-00000000000000000000000000000003", "v-00000000000000000000000000000005",
 		"v-00000000000000000000000000000006",
 	};
 	const char *next;

@@ -163,8 +163,9 @@ static void a_host_id_of_two_lines_or_too_long_is_an_error(void **state)
 	struct hostid h;
 	char msg[256];
 
-	write_state_file(f, "hostid",
-			 "5c4b3a29-1111-4222-8333-444455556666\n5c4b3a29-1111-4222-8333-444455556666\n");
+	write_state_file(
+		f, "hostid",
+		"5c4b3a29-1111-4222-8333-444455556666\n5c4b3a29-1111-4222-8333-444455556666\n");
 	assert_int_equal(hostid_load(&h, msg, sizeof(msg)), -EBADMSG);
 	write_state_file(f, "hostid", "5c4b3a29-1111-4222-8333-4444555566667\n");
 	assert_int_equal(hostid_load(&h, msg, sizeof(msg)), -EBADMSG);
@@ -192,8 +193,9 @@ static void an_nqn_without_its_host_id_is_an_error_not_a_new_id(void **state)
 	char msg[256] = "", path[PATH_MAX];
 	struct hostid h;
 
-	write_state_file(f, "hostnqn", "nqn.2014-08.org.nvmexpress:uuid:"
-				       "5c4b3a29-1111-4222-8333-444455556666\n");
+	write_state_file(f, "hostnqn",
+			 "nqn.2014-08.org.nvmexpress:uuid:"
+			 "5c4b3a29-1111-4222-8333-444455556666\n");
 	assert_int_equal(hostid_load(&h, msg, sizeof(msg)), -ENOENT);
 	assert_non_null(strstr(msg, "missing"));
 	snprintf(path, sizeof(path), "%s/hostid", f->state);

@@ -38,8 +38,8 @@ static int setup(void **state)
 		return -1;
 	snprintf(f->sys, sizeof(f->sys), "%s/sys", f->dir);
 	snprintf(f->dev, sizeof(f->dev), "%s/dev", f->dir);
-	if (mkdir(f->sys, 0755) < 0 || mkdir(f->dev, 0755) < 0 ||
-	    roots_set(ROOT_SYS, f->sys) < 0 || roots_set(ROOT_DEV, f->dev) < 0)
+	if (mkdir(f->sys, 0755) < 0 || mkdir(f->dev, 0755) < 0 || roots_set(ROOT_SYS, f->sys) < 0 ||
+	    roots_set(ROOT_DEV, f->dev) < 0)
 		return -1;
 	*state = f;
 	return 0;

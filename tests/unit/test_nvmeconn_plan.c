@@ -30,13 +30,13 @@ static const char *ctx_get(void *map, const char *key)
 	return NULL;
 }
 
-#define LEGS                                                                                    \
-	"[{\"node\":\"node-a\",\"target\":\"\",\"replica\":\"pvc-1.0\","                       \
-	"\"nqn\":\"nqn.2024-01.io.atomblk:pvc-1.0\",\"addresses\":[{\"trtype\":\"tcp\","       \
-	"\"adrfam\":\"ipv4\",\"traddr\":\"127.0.0.2\",\"trsvcid\":\"4420\"}]},"                \
-	"{\"node\":\"node-b\",\"target\":\"127.0.0.3:9100\",\"replica\":\"pvc-1.1\","          \
-	"\"nqn\":\"nqn.2024-01.io.atomblk:pvc-1.1\",\"addresses\":[{\"trtype\":\"tcp\","       \
-	"\"adrfam\":\"ipv4\",\"traddr\":\"127.0.0.3\",\"trsvcid\":\"4420\"},{\"trtype\":"      \
+#define LEGS                                                                              \
+	"[{\"node\":\"node-a\",\"target\":\"\",\"replica\":\"pvc-1.0\","                  \
+	"\"nqn\":\"nqn.2024-01.io.atomblk:pvc-1.0\",\"addresses\":[{\"trtype\":\"tcp\","  \
+	"\"adrfam\":\"ipv4\",\"traddr\":\"127.0.0.2\",\"trsvcid\":\"4420\"}]},"           \
+	"{\"node\":\"node-b\",\"target\":\"127.0.0.3:9100\",\"replica\":\"pvc-1.1\","     \
+	"\"nqn\":\"nqn.2024-01.io.atomblk:pvc-1.1\",\"addresses\":[{\"trtype\":\"tcp\","  \
+	"\"adrfam\":\"ipv4\",\"traddr\":\"127.0.0.3\",\"trsvcid\":\"4420\"},{\"trtype\":" \
 	"\"rdma\",\"adrfam\":\"ipv4\",\"traddr\":\"10.9.0.3\",\"trsvcid\":\"4421\"}]}]"
 
 static void parse(struct volctx *v, const char *layout, const char *hold, const char *legs)

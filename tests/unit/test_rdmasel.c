@@ -48,9 +48,9 @@ static void tcp_takes_the_tcp_address_without_probing(void **state)
 	const struct nvmet_address *a;
 	char why[256];
 
-	assert_int_equal(
-		rdmasel_choose(VOLCTX_TRANSPORT_TCP, both, 2, probe_reachable, &a, why, sizeof(why)),
-		0);
+	assert_int_equal(rdmasel_choose(VOLCTX_TRANSPORT_TCP, both, 2, probe_reachable, &a, why,
+					sizeof(why)),
+			 0);
 	assert_ptr_equal(a, &both[0]);
 	assert_int_equal(probes, 0);
 	assert_non_null(strstr(why, "tcp 127.0.0.2:4420"));

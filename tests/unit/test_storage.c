@@ -157,7 +157,8 @@ static Atomblk__Target__V1__GetInfoResponse *get_info(struct fixture *f)
 static Atomblk__Target__V1__ListReplicasResponse *list(struct fixture *f, const char *id,
 						       const char *key, const char *value)
 {
-	Atomblk__Target__V1__ListReplicasRequest req = ATOMBLK__TARGET__V1__LIST_REPLICAS_REQUEST__INIT;
+	Atomblk__Target__V1__ListReplicasRequest req =
+		ATOMBLK__TARGET__V1__LIST_REPLICAS_REQUEST__INIT;
 	ProtobufCMessage *resp;
 
 	if (id)
@@ -201,7 +202,8 @@ static void start_creates_the_pool_and_get_info_reports_the_node(void **state)
 	assert_int_equal(pool_files(f), 0);
 }
 
-static void capacity_zero_is_the_pool_filesystems_size_and_topology_defaults_to_the_node(void **state)
+static void
+capacity_zero_is_the_pool_filesystems_size_and_topology_defaults_to_the_node(void **state)
 {
 	struct fixture *f = *state;
 	Atomblk__Target__V1__GetInfoResponse *info;
@@ -247,9 +249,11 @@ static void bad_configurations_are_refused(void **state)
 static void create_replica_without_nvmet_is_unavailable_and_leaves_nothing(void **state)
 {
 	struct fixture *f = *state;
-	Atomblk__Target__V1__CreateReplicaRequest req = ATOMBLK__TARGET__V1__CREATE_REPLICA_REQUEST__INIT;
+	Atomblk__Target__V1__CreateReplicaRequest req =
+		ATOMBLK__TARGET__V1__CREATE_REPLICA_REQUEST__INIT;
 	Atomblk__Target__V1__AllowHostRequest allow = ATOMBLK__TARGET__V1__ALLOW_HOST_REQUEST__INIT;
-	Atomblk__Target__V1__ExpandReplicaRequest expand = ATOMBLK__TARGET__V1__EXPAND_REPLICA_REQUEST__INIT;
+	Atomblk__Target__V1__ExpandReplicaRequest expand =
+		ATOMBLK__TARGET__V1__EXPAND_REPLICA_REQUEST__INIT;
 	json_t *records;
 
 	start(f);
@@ -266,13 +270,15 @@ static void create_replica_without_nvmet_is_unavailable_and_leaves_nothing(void 
 	assert_int_equal(call(f, TARGET_ALLOW_HOST, &allow.base, NULL), GRPC_STATUS_UNAVAILABLE);
 	expand.id = "r1";
 	expand.size_bytes = 8 * MiB;
-	assert_int_equal(call(f, TARGET_EXPAND_REPLICA, &expand.base, NULL), GRPC_STATUS_UNAVAILABLE);
+	assert_int_equal(call(f, TARGET_EXPAND_REPLICA, &expand.base, NULL),
+			 GRPC_STATUS_UNAVAILABLE);
 }
 
 static void bad_requests_are_invalid_argument_before_anything_else(void **state)
 {
 	struct fixture *f = *state;
-	Atomblk__Target__V1__CreateReplicaRequest req = ATOMBLK__TARGET__V1__CREATE_REPLICA_REQUEST__INIT;
+	Atomblk__Target__V1__CreateReplicaRequest req =
+		ATOMBLK__TARGET__V1__CREATE_REPLICA_REQUEST__INIT;
 	Atomblk__Target__V1__AllowHostRequest allow = ATOMBLK__TARGET__V1__ALLOW_HOST_REQUEST__INIT;
 	Atomblk__Target__V1__GetInfoRequest wrong = ATOMBLK__TARGET__V1__GET_INFO_REQUEST__INIT;
 	static const char *const bad_ids[] = { "", ".hidden", "a/b", "..", "sp ace" };
@@ -286,16 +292,20 @@ static void bad_requests_are_invalid_argument_before_anything_else(void **state)
 	}
 	req.id = "r1";
 	req.size_bytes = 4 * MiB + 512; /* not a multiple of 4096 */
-	assert_int_equal(call(f, TARGET_CREATE_REPLICA, &req.base, NULL), GRPC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(call(f, TARGET_CREATE_REPLICA, &req.base, NULL),
+			 GRPC_STATUS_INVALID_ARGUMENT);
 	req.size_bytes = 0;
-	assert_int_equal(call(f, TARGET_CREATE_REPLICA, &req.base, NULL), GRPC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(call(f, TARGET_CREATE_REPLICA, &req.base, NULL),
+			 GRPC_STATUS_INVALID_ARGUMENT);
 	req.size_bytes = 4 * MiB;
 	req.source_id = "../x";
-	assert_int_equal(call(f, TARGET_CREATE_REPLICA, &req.base, NULL), GRPC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(call(f, TARGET_CREATE_REPLICA, &req.base, NULL),
+			 GRPC_STATUS_INVALID_ARGUMENT);
 
 	allow.id = "r1";
 	allow.host_nqn = "not-an-nqn";
-	assert_int_equal(call(f, TARGET_ALLOW_HOST, &allow.base, NULL), GRPC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(call(f, TARGET_ALLOW_HOST, &allow.base, NULL),
+			 GRPC_STATUS_INVALID_ARGUMENT);
 
 	/* a request of another method's type */
 	assert_int_equal(call(f, TARGET_CREATE_REPLICA, &wrong.base, NULL),
@@ -313,14 +323,15 @@ static void write_previous_journal(struct fixture *f)
 
 	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' '%s'", f->state, f->pool);
 	assert_int_equal(system(cmd), 0);
-	write_file(f->journal,
-		   "{\"version\": 1, \"records\": {"
-		   "\"r1\": {\"snapshot\": false, \"source_id\": \"\", \"labels\": {\"vol\": \"v1\", \"leg\": \"0\"},"
-		   " \"hosts\": [\"nqn.2026-11.io.atomblk:host:a\"], \"created_seconds\": 1764201600, \"created_nanos\": 5},"
-		   "\"s1\": {\"snapshot\": true, \"source_id\": \"r1\", \"labels\": {\"vol\": \"v1\"},"
-		   " \"hosts\": [], \"created_seconds\": 1764201700, \"created_nanos\": 0},"
-		   "\"gone\": {\"snapshot\": false, \"source_id\": \"\", \"labels\": {},"
-		   " \"hosts\": [], \"created_seconds\": 1764201800, \"created_nanos\": 0}}}");
+	write_file(
+		f->journal,
+		"{\"version\": 1, \"records\": {"
+		"\"r1\": {\"snapshot\": false, \"source_id\": \"\", \"labels\": {\"vol\": \"v1\", \"leg\": \"0\"},"
+		" \"hosts\": [\"nqn.2026-11.io.atomblk:host:a\"], \"created_seconds\": 1764201600, \"created_nanos\": 5},"
+		"\"s1\": {\"snapshot\": true, \"source_id\": \"r1\", \"labels\": {\"vol\": \"v1\"},"
+		" \"hosts\": [], \"created_seconds\": 1764201700, \"created_nanos\": 0},"
+		"\"gone\": {\"snapshot\": false, \"source_id\": \"\", \"labels\": {},"
+		" \"hosts\": [], \"created_seconds\": 1764201800, \"created_nanos\": 0}}}");
 	make_pool_file(f, "r1", 8 * MiB, 0600);
 	make_pool_file(f, "s1", 8 * MiB, 0400);
 	make_pool_file(f, "stranger", 4 * MiB, 0600); /* a file the journal does not know */
@@ -392,15 +403,18 @@ static void list_replicas_returns_what_the_journal_keeps_sorted_and_filtered(voi
 static void deletes_remove_file_and_entry_are_idempotent_and_keep_to_their_kind(void **state)
 {
 	struct fixture *f = *state;
-	Atomblk__Target__V1__DeleteReplicaRequest del = ATOMBLK__TARGET__V1__DELETE_REPLICA_REQUEST__INIT;
-	Atomblk__Target__V1__DeleteSnapshotRequest dels = ATOMBLK__TARGET__V1__DELETE_SNAPSHOT_REQUEST__INIT;
+	Atomblk__Target__V1__DeleteReplicaRequest del =
+		ATOMBLK__TARGET__V1__DELETE_REPLICA_REQUEST__INIT;
+	Atomblk__Target__V1__DeleteSnapshotRequest dels =
+		ATOMBLK__TARGET__V1__DELETE_SNAPSHOT_REQUEST__INIT;
 	json_t *records;
 
 	write_previous_journal(f);
 	start(f);
 	/* the wrong method for the kind: refused, nothing removed */
 	del.id = "s1";
-	assert_int_equal(call(f, TARGET_DELETE_REPLICA, &del.base, NULL), GRPC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(call(f, TARGET_DELETE_REPLICA, &del.base, NULL),
+			 GRPC_STATUS_INVALID_ARGUMENT);
 	dels.id = "r1";
 	assert_int_equal(call(f, TARGET_DELETE_SNAPSHOT, &dels.base, NULL),
 			 GRPC_STATUS_INVALID_ARGUMENT);
@@ -426,7 +440,8 @@ static void deletes_remove_file_and_entry_are_idempotent_and_keep_to_their_kind(
 static void snapshots_follow_the_pools_reflink_ability(void **state)
 {
 	struct fixture *f = *state;
-	Atomblk__Target__V1__CreateSnapshotRequest req = ATOMBLK__TARGET__V1__CREATE_SNAPSHOT_REQUEST__INIT;
+	Atomblk__Target__V1__CreateSnapshotRequest req =
+		ATOMBLK__TARGET__V1__CREATE_SNAPSHOT_REQUEST__INIT;
 	Atomblk__Target__V1__GetInfoResponse *info;
 	ProtobufCMessage *resp;
 	bool reflink;
@@ -527,7 +542,8 @@ static void set_labels_changes_the_journal_is_idempotent_and_survives_a_restart(
 	}
 	labels = journal_labels(f, "r1");
 	assert_int_equal(json_object_size(labels), 2);
-	assert_string_equal(json_string_value(json_object_get(labels, "atomblk.io/stale-legs")), "1");
+	assert_string_equal(json_string_value(json_object_get(labels, "atomblk.io/stale-legs")),
+			    "1");
 	assert_string_equal(json_string_value(json_object_get(labels, "vol")), "v1");
 	json_decref(labels);
 
@@ -561,13 +577,15 @@ static void set_labels_refuses_bad_requests_and_unknown_ids_and_changes_nothing(
 	write_previous_journal(f);
 	start(f);
 	before = journal_labels(f, "r1");
-	assert_int_equal(set_labels(f, "../r1", ok, 1, NULL, 0, NULL), GRPC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(set_labels(f, "../r1", ok, 1, NULL, 0, NULL),
+			 GRPC_STATUS_INVALID_ARGUMENT);
 	assert_int_equal(set_labels(f, "r1", empty_key, 1, NULL, 0, NULL),
 			 GRPC_STATUS_INVALID_ARGUMENT);
 	assert_int_equal(set_labels(f, "r1", NULL, 0, remove_empty, 1, NULL),
 			 GRPC_STATUS_INVALID_ARGUMENT);
 	/* set and removed at once: which one wins would be a guess */
-	assert_int_equal(set_labels(f, "r1", ok, 1, remove_a, 1, NULL), GRPC_STATUS_INVALID_ARGUMENT);
+	assert_int_equal(set_labels(f, "r1", ok, 1, remove_a, 1, NULL),
+			 GRPC_STATUS_INVALID_ARGUMENT);
 	/* a bad request for an unknown id is still a bad request */
 	assert_int_equal(set_labels(f, "nope", empty_key, 1, NULL, 0, NULL),
 			 GRPC_STATUS_INVALID_ARGUMENT);
@@ -598,18 +616,19 @@ static void set_labels_refuses_bad_requests_and_unknown_ids_and_changes_nothing(
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(start_creates_the_pool_and_get_info_reports_the_node,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			start_creates_the_pool_and_get_info_reports_the_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			capacity_zero_is_the_pool_filesystems_size_and_topology_defaults_to_the_node,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_configurations_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			create_replica_without_nvmet_is_unavailable_and_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(bad_requests_are_invalid_argument_before_anything_else,
+			create_replica_without_nvmet_is_unavailable_and_leaves_nothing, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			bad_requests_are_invalid_argument_before_anything_else, setup, teardown),
+		cmocka_unit_test_setup_teardown(start_drops_journal_entries_whose_file_is_gone,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(start_drops_journal_entries_whose_file_is_gone, setup,
-						teardown),
 		cmocka_unit_test_setup_teardown(
 			list_replicas_returns_what_the_journal_keeps_sorted_and_filtered, setup,
 			teardown),

@@ -144,14 +144,14 @@ static void revalidate_size_writes_the_namespace_attribute(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(hosts_are_allowed_and_disallowed_idempotently, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(a_host_entry_stays_while_another_subsystem_allows_it,
+		cmocka_unit_test_setup_teardown(hosts_are_allowed_and_disallowed_idempotently,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_host_entry_stays_while_another_subsystem_allows_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_nqns_and_unknown_replicas_are_refused, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(revalidate_size_writes_the_namespace_attribute, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(revalidate_size_writes_the_namespace_attribute,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

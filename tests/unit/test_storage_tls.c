@@ -149,8 +149,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(the_three_pem_files_are_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_missing_file_is_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_file_that_is_not_pem_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(rpc_client_new_tls_refuses_incomplete_material, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(rpc_client_new_tls_refuses_incomplete_material,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
