@@ -4,7 +4,8 @@
 # 4 KiB random, QD16, ext4), sampled with perf's cpu-clock at PROF_HZ on
 # every CPU:
 #   raw leg vs linear volume (writes), md RAID-1 vs 2-way mirror (reads),
-#   over brd and over memory-backed null_blk legs.
+#   over brd, memory-backed null_blk and nvme-tcp legs (kmod-guest.sh's
+#   nvmet-tcp loopback namespaces, flagged worker as the agent flags them).
 # Prints "PROF run=NAME ios=N hz=HZ secs=S" and one "SYM NAME SAMPLES SYMBOL" line
 # per symbol (self time) for the host to tabulate.
 . /extra/kmod-lib.sh
@@ -38,16 +39,17 @@ prof() {
 	rm -f "$data"
 }
 
-# pairs [warm]: both comparisons over both leg kinds.
+# pairs [warm]: both comparisons over the three leg kinds.
 pairs() {
-	local sfx a b lin dev_m
-	for sfx in "" -mq; do
-		if [ -z "$sfx" ]; then
-			a=/dev/ram2 b=/dev/ram3 raw=/dev/ram0 leg=/dev/ram1
-		else
-			a=/dev/nullb2 b=/dev/nullb3 raw=/dev/nullb0 leg=/dev/nullb1
-		fi
-		lin=$(atomtool create p-linear 150M linear "$leg") || { echo "PROF error=create"; return 1; }
+	local sfx a b lin dev_m f
+	for sfx in "" -mq -tcp; do
+		f=
+		case $sfx in
+		"") a=/dev/ram2 b=/dev/ram3 raw=/dev/ram0 leg=/dev/ram1 ;;
+		-mq) a=/dev/nullb2 b=/dev/nullb3 raw=/dev/nullb0 leg=/dev/nullb1 ;;
+		-tcp) a=${tcp[0]} b=${tcp[1]} raw=${tcp[0]} leg=${tcp[1]} f=worker: ;;
+		esac
+		lin=$(atomtool create p-linear 150M linear "$f$leg") || { echo "PROF error=create"; return 1; }
 		prof "raw-leg$sfx" "$raw" 0 "$1"
 		prof "linear$sfx" "$lin" 0 "$1"
 		atomtool remove p-linear
@@ -56,11 +58,12 @@ pairs() {
 		prof "md-raid1-read$sfx" /dev/md0 100 "$1"
 		mdadm --stop /dev/md0 --quiet
 		mdadm --zero-superblock "$a" "$b"
-		dev_m=$(atomtool create p-mirror 150M mirror "$a" "$b") || { echo "PROF error=create"; return 1; }
+		dev_m=$(atomtool create p-mirror 150M mirror "$f$a" "$f$b") || { echo "PROF error=create"; return 1; }
 		prof "mirror-read$sfx" "$dev_m" 100 "$1"
 		atomtool remove p-mirror
 	done
 }
+tcp=($(kmod_nvme_tcp_legs)) && [ ${#tcp[@]} = 2 ] || { echo "PROF error=nvme-tcp-legs"; exit 1; }
 pairs warm
 pairs ""
 rmmod atom_client && rmmod atom

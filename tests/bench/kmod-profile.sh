@@ -7,8 +7,8 @@
 # The host's perf (Debian's linux-perf; `make deps` installs it) runs in the
 # node VM and samples every CPU (cpu-clock, PROF_HZ=1000) during the same IO
 # as kmod.sh: raw leg vs linear volume (writes) and md RAID-1 vs 2-way mirror
-# (reads), over brd and memory-backed null_blk legs, after one unsampled
-# warm-up pass. Guest side: tests/bench/kmod-profile-guest.sh.
+# (reads), over brd, memory-backed null_blk and nvme-tcp legs, after one
+# unsampled warm-up pass. Guest side: tests/bench/kmod-profile-guest.sh.
 #
 # Per run it prints guest CPU microseconds per IO (samples x 1e6 / hz / IOs,
 # idle excluded) split by layer, then the symbols whose cost differs most
@@ -95,6 +95,7 @@ for s in "${series_list[@]}"; do
 		L[1] = "atom+client"; L[2] = "block"; L[3] = "md"; L[4] = "other"
 		pair("raw-leg", "linear"); pair("md-raid1-read", "mirror-read")
 		pair("raw-leg-mq", "linear-mq"); pair("md-raid1-read-mq", "mirror-read-mq")
+		pair("raw-leg-tcp", "linear-tcp"); pair("md-raid1-read-tcp", "mirror-read-tcp")
 	}' "$out"
 done
 exit $status
