@@ -165,8 +165,7 @@ static int legs_load(json_t *legs, struct node_volume *ret)
 		return 0;
 	if (!json_is_array(legs) || json_array_size(legs) > VOLCTX_LEGS_MAX)
 		return -1;
-	json_array_foreach(legs, i, leg)
-	{
+	json_array_foreach(legs, i, leg) {
 		struct node_leg *l = &ret->nvme_legs[i];
 
 		if (json_unpack(leg, "{s:s, s:s, s:s, s:s}", "nqn", &nqn, "node", &node, "target",
@@ -2115,8 +2114,7 @@ static void node_reconcile(struct csi_node *node)
 
 	if (journal_keys(node->journal, &keys) < 0)
 		return;
-	json_array_foreach(keys, i, key)
-	{
+	json_array_foreach(keys, i, key) {
 		const char *id = json_string_value(key);
 		struct atomsys_disk disk;
 		struct node_volume v;

@@ -66,8 +66,7 @@ static int record_load(struct stalemark *sm, const char *id, struct mark_record 
 		json_decref(rec);
 		return -EBADMSG;
 	}
-	json_array_foreach(legs, i, leg)
-	{
+	json_array_foreach(legs, i, leg) {
 		if (json_unpack(leg, "{s:s, s:s, s:s}", "node", &node, "target", &target, "replica",
 				&replica) < 0) {
 			json_decref(rec);
@@ -485,8 +484,7 @@ static void *monitor_main(void *arg)
 		pthread_mutex_unlock(&sm->stop_lock);
 		if (journal_count(sm->journal) == 0 || journal_keys(sm->journal, &keys) < 0)
 			continue;
-		json_array_foreach(keys, i, key)
-		{
+		json_array_foreach(keys, i, key) {
 			pthread_mutex_lock(&sm->lock);
 			check_locked(sm, json_string_value(key), NULL);
 			pthread_mutex_unlock(&sm->lock);

@@ -227,8 +227,7 @@ int journal_keys(struct journal *j, json_t **ret)
 	if (!keys)
 		return -ENOMEM;
 	pthread_mutex_lock(&j->lock);
-	json_object_foreach(j->records, key, value)
-	{
+	json_object_foreach(j->records, key, value) {
 		if (json_array_append_new(keys, json_string(key)) < 0) {
 			r = -ENOMEM;
 			break;

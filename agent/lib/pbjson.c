@@ -933,8 +933,7 @@ static int map_from_json(struct pbjson_ctx *cx, const ProtobufCFieldDescriptor *
 	const char *key;
 	json_t *value;
 
-	json_object_foreach((json_t *)j, key, value)
-	{
+	json_object_foreach((json_t *)j, key, value) {
 		ProtobufCMessage *e = malloc(ed->sizeof_message);
 		size_t old = ctx_push(cx, "[\"%s\"]", key);
 		int r;
@@ -1085,8 +1084,7 @@ static int message_from_json(struct pbjson_ctx *cx, const ProtobufCMessageDescri
 		r = -ENOMEM;
 		goto out;
 	}
-	json_object_foreach((json_t *)j, key, value)
-	{
+	json_object_foreach((json_t *)j, key, value) {
 		const ProtobufCFieldDescriptor *f = field_by_json_key(d, key);
 		size_t old;
 

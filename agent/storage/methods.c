@@ -171,8 +171,7 @@ static Replica *replica_build(struct storage *s, const char *id, json_t *rec,
 
 	m->labels = calloc(json_object_size(labels) + 1, sizeof(*m->labels));
 	ok = ok && m->labels;
-	json_object_foreach(labels, key, v)
-	{
+	json_object_foreach(labels, key, v) {
 		Atomblk__Target__V1__Replica__LabelsEntry *e;
 
 		if (!ok)
@@ -191,8 +190,7 @@ static Replica *replica_build(struct storage *s, const char *id, json_t *rec,
 
 	m->allowed_hosts = calloc(json_array_size(hosts) + 1, sizeof(char *));
 	ok = ok && m->allowed_hosts;
-	json_array_foreach(hosts, i, v)
-	{
+	json_array_foreach(hosts, i, v) {
 		if (!ok)
 			break;
 		m->allowed_hosts[m->n_allowed_hosts] = strdup(json_string_value(v) ?: "");
@@ -336,7 +334,8 @@ static grpc_status_code list_replicas(struct storage *s, const ProtobufCMessage 
 		json_decref(keys);
 		return fail_nomem(ret_details);
 	}
-	json_array_foreach(keys, i, k) ids[i] = json_string_value(k);
+	json_array_foreach(keys, i, k)
+		ids[i] = json_string_value(k);
 	qsort(ids, n_keys, sizeof(*ids), compare_strings);
 	storage_nvmet_check(s);
 	if (s->nvmet_available)
@@ -730,8 +729,9 @@ static ssize_t host_index(json_t *hosts, const char *nqn)
 	json_t *h;
 	size_t i;
 
-	json_array_foreach(hosts, i,
-			   h) if (!strcmp(json_string_value(h) ?: "", nqn)) return (ssize_t)i;
+	json_array_foreach(hosts, i, h)
+		if (!strcmp(json_string_value(h) ?: "", nqn))
+			return (ssize_t)i;
 	return -1;
 }
 
@@ -845,7 +845,8 @@ static grpc_status_code labels_apply(json_t *labels, const Atomblk__Target__V1__
 		json_decref(set);
 		return fail_nomem(ret_details);
 	}
-	json_object_foreach(set, key, v) json_object_set(out, key, v);
+	json_object_foreach(set, key, v)
+		json_object_set(out, key, v);
 	json_decref(set);
 	for (size_t i = 0; i < q->n_remove; i++)
 		json_object_del(out, q->remove[i]);

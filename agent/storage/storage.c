@@ -136,8 +136,7 @@ static int storage_hosts_sync(struct storage *s, const char *id, json_t *rec)
 	r = nvmet_list_hosts(s->nvmet_root, name, &have, &n_have);
 	if (r)
 		return r;
-	json_array_foreach(want, i, h)
-	{
+	json_array_foreach(want, i, h) {
 		const char *nqn = json_string_value(h);
 
 		if (nqn && (r = nvmet_allow_host(s->nvmet_root, name, nqn)))
@@ -147,8 +146,9 @@ static int storage_hosts_sync(struct storage *s, const char *id, json_t *rec)
 		bool wanted = false;
 		size_t j;
 
-		json_array_foreach(want, j, h) if (!strcmp(have[i], json_string_value(h) ?: ""))
-			wanted = true;
+		json_array_foreach(want, j, h)
+			if (!strcmp(have[i], json_string_value(h) ?: ""))
+				wanted = true;
 		if (!wanted && (r = nvmet_disallow_host(s->nvmet_root, name, have[i])))
 			goto out;
 	}
@@ -234,8 +234,7 @@ static void storage_reconcile_exports(struct storage *s)
 		return;
 	}
 	if (journal_keys(s->journal, &keys) == 0) {
-		json_array_foreach(keys, i, k)
-		{
+		json_array_foreach(keys, i, k) {
 			const char *id = json_string_value(k);
 			bool present = false;
 			json_t *rec;
@@ -299,8 +298,7 @@ static void storage_reconcile_journal(struct storage *s)
 
 	if (journal_keys(s->journal, &keys))
 		return;
-	json_array_foreach(keys, i, k)
-	{
+	json_array_foreach(keys, i, k) {
 		const char *id = json_string_value(k);
 		int r = pool_stat(s->pool, id, &entry);
 

@@ -508,8 +508,7 @@ static void identity_cases(struct conf *c)
 	if (expect(c, "identity/GetPluginCapabilities", "GetPluginCapabilities", json_object(), OK,
 		   NULL, &reply)) {
 		caps = json_object_get(reply, "capabilities");
-		json_array_foreach(caps, i, cap)
-		{
+		json_array_foreach(caps, i, cap) {
 			const char *type = jstr(cap, "service/type");
 
 			if (type && !strcmp(type, "CONTROLLER_SERVICE"))
@@ -536,8 +535,7 @@ static unsigned long caps_of(json_t *reply, const ProtobufCEnumDescriptor *e, ch
 	size_t i;
 
 	list[0] = '\0';
-	json_array_foreach(json_object_get(reply, "capabilities"), i, cap)
-	{
+	json_array_foreach(json_object_get(reply, "capabilities"), i, cap) {
 		const char *type = jstr(cap, "rpc/type");
 		const ProtobufCEnumValue *v =
 			type ? protobuf_c_enum_descriptor_get_value_by_name(e, type) : NULL;
@@ -933,8 +931,7 @@ static void list_walk(struct conf *c, const char *name, const char *method, json
 			     json_array_size(json_object_get(reply, "entries")));
 			bad = true;
 		}
-		json_array_foreach(json_object_get(reply, "entries"), i, e)
-		{
+		json_array_foreach(json_object_get(reply, "entries"), i, e) {
 			const char *id = jstr(e, id_path);
 
 			entries++;
@@ -1156,8 +1153,7 @@ static void snapshot_cases(struct conf *c, struct fixture *f)
 		size_t i;
 		bool has2 = false, other = false;
 
-		json_array_foreach(json_object_get(reply, "entries"), i, e)
-		{
+		json_array_foreach(json_object_get(reply, "entries"), i, e) {
 			if (!strcmp(jstr(e, "snapshot/snapshotId") ?: "", f->snap_2))
 				has2 = true;
 			if (strcmp(jstr(e, "snapshot/sourceVolumeId") ?: "", f->vol_b))
@@ -1518,21 +1514,19 @@ static void cleanup_check(struct conf *c, char *const *ids, size_t nids)
 
 	if (has_ctrl(c, CTRL_LIST_VOLUMES) &&
 	    quiet_call(c, "ListVolumes", json_object(), &reply) == OK) {
-		json_array_foreach(
-			json_object_get(reply, "entries"), i,
-			e) for (size_t k = 0; k < nids;
-				k++) if (!strcmp(jstr(e, "volume/volumeId") ?: "", ids[k]))
-			fail(c, "cleanup/ListVolumes", "%s still listed", ids[k]);
+		json_array_foreach(json_object_get(reply, "entries"), i, e)
+			for (size_t k = 0; k < nids; k++)
+				if (!strcmp(jstr(e, "volume/volumeId") ?: "", ids[k]))
+					fail(c, "cleanup/ListVolumes", "%s still listed", ids[k]);
 	}
 	json_decref(reply);
 	reply = NULL;
 	if (has_ctrl(c, CTRL_LIST_SNAPSHOTS) &&
 	    quiet_call(c, "ListSnapshots", json_object(), &reply) == OK) {
-		json_array_foreach(
-			json_object_get(reply, "entries"), i,
-			e) for (size_t k = 0; k < nids;
-				k++) if (!strcmp(jstr(e, "snapshot/snapshotId") ?: "", ids[k]))
-			fail(c, "cleanup/ListSnapshots", "%s still listed", ids[k]);
+		json_array_foreach(json_object_get(reply, "entries"), i, e)
+			for (size_t k = 0; k < nids; k++)
+				if (!strcmp(jstr(e, "snapshot/snapshotId") ?: "", ids[k]))
+					fail(c, "cleanup/ListSnapshots", "%s still listed", ids[k]);
 	}
 	json_decref(reply);
 }
