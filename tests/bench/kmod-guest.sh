@@ -6,7 +6,7 @@
 # (blk-mq, like the NVMe-oF namespaces real legs are) and NVMe-oF
 # namespaces over nvme-tcp (loopback: nvmet over brd in the same VM; the
 # legs flagged for the client's submit worker, as the agent flags them):
-#   - raw leg vs linear atom volume (writes),
+#   - a leg used raw vs a linear atom volume over that leg (writes),
 #   - md RAID-1 vs atom 2-way mirror over the same legs (writes, then reads),
 #   - pause per client swap, from the writer's view and from last_pause_us.
 # Names of the null_blk runs end in "-mq", of the nvme-tcp runs in "-tcp".
@@ -35,55 +35,77 @@ run_io() {
 	echo "BENCH io=$name iops=$(awk -v o="$ops" -v s="$secs" 'BEGIN { printf "%.0f", o / s }') errors=$(vio_field "$out" errors) rc=$rc"
 }
 
-# Linear against the raw leg, mirror against md RAID-1 over the same legs.
-# Alternating rounds (the host averages them), so a change of host load
-# during the run hits both sides of a ratio alike. Round 0 is a short
-# warm-up whose figures are not counted (names start with "warm-"): the
-# first runs in a fresh VM came out up to a quarter slower than the same
-# runs later (6.1, mirror reads: 59,000 then 79,000 IOPS; TCG translating
-# code on first use is the likely cause).
+# Linear against its own leg used raw, mirror against md RAID-1 over the
+# same legs. The two sides of a comparison run back to back, in turn first
+# and second from round to round, so a drift of host load or of the VM
+# during the run hits both alike. The volume is created for its half of a
+# round and removed after it (it holds its legs exclusively). Round 0 is a
+# short warm-up whose figures are not counted (names start with "warm-"):
+# the first runs in a fresh VM came out up to a quarter slower than the
+# same runs later (6.1, mirror reads: 59,000 then 79,000 IOPS; TCG
+# translating code on first use is the likely cause).
 tcp=($(kmod_nvme_tcp_legs)) && [ ${#tcp[@]} = 2 ] || { echo "BENCH error=nvme-tcp-legs"; exit 1; }
-dev=$(atomtool create b-linear 150M linear /dev/ram1)
-dev_mq=$(atomtool create b-linear-mq 150M linear /dev/nullb1)
-dev_tcp=$(atomtool create b-linear-tcp 150M linear "worker:${tcp[1]}")
+dev=$(atomtool create b-linear 150M linear /dev/ram1) || { echo "BENCH error=create"; exit 1; }
 echo "BENCH linear-scheduler=$(cat /sys/block/${dev#/dev/}/queue/scheduler) rotational=$(cat /sys/block/${dev#/dev/}/queue/rotational)"
-for ((round = 0; round <= ROUNDS; round++)); do
-	w= t=$SECS
-	[ $round = 0 ] && w=warm- t=2
-	run_io ${w}raw-leg /dev/ram0 0 $t
-	run_io ${w}linear "$dev" 0 $t
-	run_io ${w}raw-leg-mq /dev/nullb0 0 $t
-	run_io ${w}linear-mq "$dev_mq" 0 $t
-	run_io ${w}raw-leg-tcp "${tcp[0]}" 0 $t
-	run_io ${w}linear-tcp "$dev_tcp" 0 $t
-done
-atomtool remove b-linear-mq
-atomtool remove b-linear-tcp
+atomtool remove b-linear
 
-# mirror_vs_md PREFIX SUFFIX LEG LEG SECS [FLAG]: one round of md RAID-1 then
-# the atom mirror (its legs given as FLAG:LEG when FLAG is set).
-mirror_vs_md() {
-	local w=$1 sfx=$2 a=$3 b=$4 t=$5 f=${6:+$6:} dev_m
-	mdadm --create /dev/md0 --run --quiet --level=1 --raid-devices=2 --assume-clean \
-		--bitmap=none --metadata=1.2 "$a" "$b" || echo "BENCH error=mdadm"
-	run_io "${w}md-raid1-write$sfx" /dev/md0 0 $t
-	run_io "${w}md-raid1-read$sfx" /dev/md0 100 $t
-	mdadm --stop /dev/md0 --quiet
-	mdadm --zero-superblock "$a" "$b"
-	dev_m=$(atomtool create b-mirror 150M mirror "$f$a" "$f$b")
-	run_io "${w}mirror-write$sfx" "$dev_m" 0 $t
-	run_io "${w}mirror-read$sfx" "$dev_m" 100 $t
-	atomtool remove b-mirror
+# linear_vs_raw PREFIX SUFFIX LEG SECS ROUND [FLAG]: one round of LEG raw
+# and of a linear volume over LEG (given as FLAG:LEG when FLAG is set).
+linear_vs_raw() {
+	local w=$1 sfx=$2 leg=$3 t=$4 round=$5 f=${6:+$6:} side dev_l
+	for side in raw linear; do
+		[ $((round % 2)) = 1 ] && side=$([ $side = raw ] && echo linear || echo raw)
+		if [ $side = raw ]; then
+			run_io "${w}raw-leg$sfx" "$leg" 0 $t
+		else
+			dev_l=$(atomtool create b-linear 150M linear "$f$leg") ||
+				{ echo "BENCH error=create"; continue; }
+			run_io "${w}linear$sfx" "$dev_l" 0 $t
+			atomtool remove b-linear
+		fi
+	done
 }
 for ((round = 0; round <= ROUNDS; round++)); do
 	w= t=$SECS
 	[ $round = 0 ] && w=warm- t=2
-	mirror_vs_md "$w" "" /dev/ram2 /dev/ram3 $t
-	mirror_vs_md "$w" -mq /dev/nullb2 /dev/nullb3 $t
-	mirror_vs_md "$w" -tcp "${tcp[0]}" "${tcp[1]}" $t worker
+	linear_vs_raw "$w" "" /dev/ram1 $t $round
+	linear_vs_raw "$w" -mq /dev/nullb1 $t $round
+	linear_vs_raw "$w" -tcp "${tcp[1]}" $t $round worker
 done
 
-# Pause per swap on the mounted linear volume.
+# mirror_vs_md PREFIX SUFFIX LEG LEG SECS ROUND [FLAG]: one round of md
+# RAID-1 and of the atom mirror (its legs given as FLAG:LEG when FLAG is
+# set), writes then reads on each.
+mirror_vs_md() {
+	local w=$1 sfx=$2 a=$3 b=$4 t=$5 round=$6 f=${7:+$7:} side dev_m
+	for side in md mirror; do
+		[ $((round % 2)) = 1 ] && side=$([ $side = md ] && echo mirror || echo md)
+		if [ $side = md ]; then
+			mdadm --create /dev/md0 --run --quiet --level=1 --raid-devices=2 --assume-clean \
+				--bitmap=none --metadata=1.2 "$a" "$b" || echo "BENCH error=mdadm"
+			run_io "${w}md-raid1-write$sfx" /dev/md0 0 $t
+			run_io "${w}md-raid1-read$sfx" /dev/md0 100 $t
+			mdadm --stop /dev/md0 --quiet
+			mdadm --zero-superblock "$a" "$b"
+		else
+			dev_m=$(atomtool create b-mirror 150M mirror "$f$a" "$f$b") ||
+				{ echo "BENCH error=create"; continue; }
+			run_io "${w}mirror-write$sfx" "$dev_m" 0 $t
+			run_io "${w}mirror-read$sfx" "$dev_m" 100 $t
+			atomtool remove b-mirror
+		fi
+	done
+}
+for ((round = 0; round <= ROUNDS; round++)); do
+	w= t=$SECS
+	[ $round = 0 ] && w=warm- t=2
+	mirror_vs_md "$w" "" /dev/ram2 /dev/ram3 $t $round
+	mirror_vs_md "$w" -mq /dev/nullb2 /dev/nullb3 $t $round
+	mirror_vs_md "$w" -tcp "${tcp[0]}" "${tcp[1]}" $t $round worker
+done
+
+# Pause per swap on a mounted linear volume.
+dev=$(atomtool create b-linear 150M linear /dev/ram1) || { echo "BENCH error=create"; exit 1; }
 mkfs.ext4 -q -F "$dev" && mount "$dev" /mnt/b
 t_start=$(now_ms)
 verifyio -d 16 -r 0 -p 50 -l -q -s $FILE_SIZE -S /tmp/swap.stop -P /tmp/swap.prog /mnt/b/data > /tmp/swap.out 2>&1 &

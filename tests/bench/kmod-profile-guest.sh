@@ -3,8 +3,8 @@
 # and a tarball of the host's perf). The same IO as kmod-guest.sh (verifyio,
 # 4 KiB random, QD16, ext4), sampled with perf's cpu-clock at PROF_HZ on
 # every CPU:
-#   raw leg vs linear volume (writes), md RAID-1 vs 2-way mirror (reads),
-#   over brd, memory-backed null_blk and nvme-tcp legs (kmod-guest.sh's
+#   a leg used raw vs a linear volume over that leg (writes), md RAID-1
+#   vs 2-way mirror (reads), over brd, memory-backed null_blk and nvme-tcp legs (kmod-guest.sh's
 #   nvmet-tcp loopback namespaces, flagged worker as the agent flags them).
 # Prints "PROF run=NAME ios=N hz=HZ secs=S" and one "SYM NAME SAMPLES SYMBOL" line
 # per symbol (self time) for the host to tabulate.
@@ -45,12 +45,12 @@ pairs() {
 	for sfx in "" -mq -tcp; do
 		f=
 		case $sfx in
-		"") a=/dev/ram2 b=/dev/ram3 raw=/dev/ram0 leg=/dev/ram1 ;;
-		-mq) a=/dev/nullb2 b=/dev/nullb3 raw=/dev/nullb0 leg=/dev/nullb1 ;;
-		-tcp) a=${tcp[0]} b=${tcp[1]} raw=${tcp[0]} leg=${tcp[1]} f=worker: ;;
+		"") a=/dev/ram2 b=/dev/ram3 leg=/dev/ram1 ;;
+		-mq) a=/dev/nullb2 b=/dev/nullb3 leg=/dev/nullb1 ;;
+		-tcp) a=${tcp[0]} b=${tcp[1]} leg=${tcp[1]} f=worker: ;;
 		esac
+		prof "raw-leg$sfx" "$leg" 0 "$1"
 		lin=$(atomtool create p-linear 150M linear "$f$leg") || { echo "PROF error=create"; return 1; }
-		prof "raw-leg$sfx" "$raw" 0 "$1"
 		prof "linear$sfx" "$lin" 0 "$1"
 		atomtool remove p-linear
 		mdadm --create /dev/md0 --run --quiet --level=1 --raid-devices=2 --assume-clean \

@@ -6,9 +6,10 @@
 #
 # The host's perf (Debian's linux-perf; `make deps` installs it) runs in the
 # node VM and samples every CPU (cpu-clock, PROF_HZ=1000) during the same IO
-# as kmod.sh: raw leg vs linear volume (writes) and md RAID-1 vs 2-way mirror
-# (reads), over brd, memory-backed null_blk and nvme-tcp legs, after one
-# unsampled warm-up pass. Guest side: tests/bench/kmod-profile-guest.sh.
+# as kmod.sh: a leg used raw vs a linear volume over it (writes) and md
+# RAID-1 vs 2-way mirror (reads), over brd, memory-backed null_blk and
+# nvme-tcp legs, after one unsampled warm-up pass. Guest side:
+# tests/bench/kmod-profile-guest.sh.
 #
 # Per run it prints guest CPU microseconds per IO (samples x 1e6 / hz / IOs,
 # idle excluded) split by layer, then the symbols whose cost differs most
