@@ -4,10 +4,12 @@
 # fails when a run cannot complete. Guest side: tests/bench/kmod-guest.sh.
 #   pause per swap: p50/p99/max over BENCH_SWAPS (25) swaps, from the
 #     writer's view (longest stall overlapping the swap) and last_pause_us;
-#   linear/raw and mirror/md-RAID-1 IOPS ratios, 4 KiB random, QD16, ext4,
+#   IOPS ratios of a linear volume to its leg used raw and of a 2-way
+#     mirror to md RAID-1 over the same legs, 4 KiB random, QD16, ext4,
 #     over brd legs (bio-based), memory-backed null_blk legs (blk-mq) and
 #     nvme-tcp namespaces (loopback nvmet over brd in the same VM),
-#     averaged over BENCH_ROUNDS (3) alternating rounds after a warm-up;
+#     averaged over BENCH_ROUNDS (3) rounds after a warm-up, the two sides
+#     of a ratio taking turns to go first;
 #   a verdict per kernel on issue 3's goals, judged over the nvme-tcp legs
 #   (README, "Benchmarks", says why those).
 # The guest boots with BENCH_KERNEL_ARGS (default "tsc=reliable"): under TCG
