@@ -6,7 +6,8 @@
 # (blk-mq, like the NVMe-oF namespaces real legs are) and NVMe-oF
 # namespaces over nvme-tcp (loopback: nvmet over brd in the same VM; the
 # legs flagged for the client's submit worker, as the agent flags them):
-#   - a leg used raw vs a linear atom volume over that leg (writes),
+#   - a leg used raw vs a linear atom volume over another leg of its kind,
+#     then the two legs swapped (writes),
 #   - md RAID-1 vs atom 2-way mirror over the same legs (writes, then reads),
 #   - pause per client swap, from the writer's view and from last_pause_us.
 # Names of the null_blk runs end in "-mq", of the nvme-tcp runs in "-tcp".
@@ -35,43 +36,71 @@ run_io() {
 	echo "BENCH io=$name iops=$(awk -v o="$ops" -v s="$secs" 'BEGIN { printf "%.0f", o / s }') errors=$(vio_field "$out" errors) rc=$rc"
 }
 
-# Linear against its own leg used raw, mirror against md RAID-1 over the
-# same legs. The two sides of a comparison run back to back, in turn first
-# and second from round to round, so a drift of host load or of the VM
-# during the run hits both alike. The volume is created for its half of a
-# round and removed after it (it holds its legs exclusively). Round 0 is a
-# short warm-up whose figures are not counted (names start with "warm-"):
-# the first runs in a fresh VM came out up to a quarter slower than the
-# same runs later (6.1, mirror reads: 59,000 then 79,000 IOPS; TCG
-# translating code on first use is the likely cause).
+# Linear against a leg used raw, mirror against md RAID-1 over the same
+# legs. The two sides of a comparison run back to back, in turn first and
+# second from round to round, so a drift of host load or of the VM during
+# the run hits both alike. Round 0 is a short warm-up whose figures are not
+# counted (names start with "warm-"): the first runs in a fresh VM came out
+# up to a quarter slower than the same runs later (6.1, mirror reads:
+# 59,000 then 79,000 IOPS; TCG translating code on first use is the likely
+# cause).
 tcp=($(kmod_nvme_tcp_legs)) && [ ${#tcp[@]} = 2 ] || { echo "BENCH error=nvme-tcp-legs"; exit 1; }
 dev=$(atomtool create b-linear 150M linear /dev/ram1) || { echo "BENCH error=create"; exit 1; }
 echo "BENCH linear-scheduler=$(cat /sys/block/${dev#/dev/}/queue/scheduler) rotational=$(cat /sys/block/${dev#/dev/}/queue/rotational)"
 atomtool remove b-linear
 
-# linear_vs_raw PREFIX SUFFIX LEG SECS ROUND [FLAG]: one round of LEG raw
-# and of a linear volume over LEG (given as FLAG:LEG when FLAG is set).
+# io_on NAME MNT SECS: verifyio writes for SECS on MNT/data (laid out by
+# layout_on), print iops.
+io_on() {
+	local out=/tmp/bench-$1.out
+	verifyio -d 16 -r 0 -t "$3" -n -q -s $FILE_SIZE "$2/data" > "$out" 2>&1
+	local rc=$?
+	echo "BENCH io=$1 iops=$(awk -v o="$(vio_field "$out" writes)" -v s="$(vio_field "$out" secs)" \
+		'BEGIN { printf "%.0f", o / s }') errors=$(vio_field "$out" errors) rc=$rc"
+}
+# layout_on DEV MNT: ext4 on DEV mounted at MNT, MNT/data laid out as
+# kmod_prepare lays it out.
+layout_on() {
+	mkdir -p "$2" && mkfs.ext4 -q -F "$1" && mount "$1" "$2" &&
+		dd if=/dev/zero of="$2/data" bs=1M count=${FILE_SIZE%M} conv=fsync 2> /dev/null ||
+		{ echo "BENCH error=layout-$1"; umount "$2" 2> /dev/null; return 1; }
+}
+
+# linear_vs_raw SUFFIX LEG_A LEG_B [FLAG]: leg A used raw against a linear
+# volume over leg B (given as FLAG:B when FLAG is set), then the two legs
+# swapped, so a difference between the legs cancels out. Both filesystems
+# are made and laid out once per half, then LINEAR_ROUNDS (6) short rounds
+# of LINEAR_SECS (3) alternate between them: with no mkfs and layout
+# between rounds there can be many, and the mean ratio over nvme-tcp came
+# out to within 0.005-0.02 (standard error; ad hoc, 2026-11-27) where three
+# long rounds, each on a fresh filesystem, moved by 0.03 from run to run.
 linear_vs_raw() {
-	local w=$1 sfx=$2 leg=$3 t=$4 round=$5 f=${6:+$6:} side dev_l
-	for side in raw linear; do
-		[ $((round % 2)) = 1 ] && side=$([ $side = raw ] && echo linear || echo raw)
-		if [ $side = raw ]; then
-			run_io "${w}raw-leg$sfx" "$leg" 0 $t
-		else
-			dev_l=$(atomtool create b-linear 150M linear "$f$leg") ||
-				{ echo "BENCH error=create"; continue; }
-			run_io "${w}linear$sfx" "$dev_l" 0 $t
-			atomtool remove b-linear
+	local sfx=$1 a=$2 b=$3 f=${4:+$4:} half raw leg dev_l round
+	for half in 1 2; do
+		if [ $half = 1 ]; then raw=$a leg=$b; else raw=$b leg=$a; fi
+		dev_l=$(atomtool create b-linear 150M linear "$f$leg") || { echo "BENCH error=create"; return 1; }
+		if layout_on "$raw" /mnt/r && layout_on "$dev_l" /mnt/l; then
+			io_on "warm-raw-leg$sfx" /mnt/r 2 > /dev/null
+			io_on "warm-linear$sfx" /mnt/l 2 > /dev/null
+			for ((round = 1; round <= LINEAR_ROUNDS; round++)); do
+				if [ $((round % 2)) = 1 ]; then
+					io_on "raw-leg$sfx" /mnt/r $LINEAR_SECS
+					io_on "linear$sfx" /mnt/l $LINEAR_SECS
+				else
+					io_on "linear$sfx" /mnt/l $LINEAR_SECS
+					io_on "raw-leg$sfx" /mnt/r $LINEAR_SECS
+				fi
+			done
 		fi
+		umount /mnt/r /mnt/l 2> /dev/null
+		atomtool remove b-linear
 	done
 }
-for ((round = 0; round <= ROUNDS; round++)); do
-	w= t=$SECS
-	[ $round = 0 ] && w=warm- t=2
-	linear_vs_raw "$w" "" /dev/ram1 $t $round
-	linear_vs_raw "$w" -mq /dev/nullb1 $t $round
-	linear_vs_raw "$w" -tcp "${tcp[1]}" $t $round worker
-done
+LINEAR_ROUNDS=${BENCH_LINEAR_ROUNDS:-6}
+LINEAR_SECS=${BENCH_LINEAR_SECS:-3}
+linear_vs_raw "" /dev/ram0 /dev/ram1
+linear_vs_raw -mq /dev/nullb0 /dev/nullb1
+linear_vs_raw -tcp "${tcp[0]}" "${tcp[1]}" worker
 
 # mirror_vs_md PREFIX SUFFIX LEG LEG SECS ROUND [FLAG]: one round of md
 # RAID-1 and of the atom mirror (its legs given as FLAG:LEG when FLAG is

@@ -7,9 +7,11 @@
 #   IOPS ratios of a linear volume to its leg used raw and of a 2-way
 #     mirror to md RAID-1 over the same legs, 4 KiB random, QD16, ext4,
 #     over brd legs (bio-based), memory-backed null_blk legs (blk-mq) and
-#     nvme-tcp namespaces (loopback nvmet over brd in the same VM),
-#     averaged over BENCH_ROUNDS (3) rounds after a warm-up, the two sides
-#     of a ratio taking turns to go first;
+#     nvme-tcp namespaces (loopback nvmet over brd in the same VM), the
+#     two sides of a ratio taking turns to go first: linear over
+#     2 x BENCH_LINEAR_ROUNDS (6) rounds of BENCH_LINEAR_SECS (3) on
+#     filesystems laid out once, the legs swapped halfway; mirror over
+#     BENCH_ROUNDS (3) rounds after a warm-up;
 #   a verdict per kernel on issue 3's goals, judged over the nvme-tcp legs
 #   (README, "Benchmarks", says why those).
 # The guest boots with BENCH_KERNEL_ARGS (default "tsc=reliable"): under TCG
@@ -50,6 +52,7 @@ for s in "${series_list[@]}"; do
 	tests/vm/run --kernel "$s" --mem 2048 --timeout 1500 --no-klog --log "$logdir/kmod-$s.klog" \
 		"${kargs[@]}" --add tests/bench/kmod-lib.sh --add tests/bench/kmod-guest.sh -- \
 		BENCH_SWAPS="${BENCH_SWAPS:-25}" BENCH_ROUNDS="${BENCH_ROUNDS:-3}" \
+		BENCH_LINEAR_ROUNDS="${BENCH_LINEAR_ROUNDS:-6}" BENCH_LINEAR_SECS="${BENCH_LINEAR_SECS:-3}" \
 		bash /extra/kmod-guest.sh > "$out" 2>&1
 	rc=$?
 	if [ $rc != 0 ] || grep -q 'BENCH error=' "$out"; then
