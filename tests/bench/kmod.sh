@@ -49,7 +49,10 @@ for s in "${series_list[@]}"; do
 	out=$logdir/kmod-$s.out
 	kargs=()
 	for a in ${BENCH_KERNEL_ARGS-tsc=reliable}; do kargs+=(--kernel-arg "$a"); done
-	tests/vm/run --kernel "$s" --mem 2048 --timeout 1500 --no-klog --log "$logdir/kmod-$s.klog" \
+	# 3 GiB: the RAM legs (six brd disks, four memory-backed null_blk)
+	# keep every page ever written to them, and with 2 GiB a 6.1 run
+	# panicked out of memory at the end of the mirror rounds (b4abfeb).
+	tests/vm/run --kernel "$s" --mem 3072 --timeout 1500 --no-klog --log "$logdir/kmod-$s.klog" \
 		"${kargs[@]}" --add tests/bench/kmod-lib.sh --add tests/bench/kmod-guest.sh -- \
 		BENCH_SWAPS="${BENCH_SWAPS:-25}" BENCH_ROUNDS="${BENCH_ROUNDS:-3}" \
 		BENCH_LINEAR_ROUNDS="${BENCH_LINEAR_ROUNDS:-6}" BENCH_LINEAR_SECS="${BENCH_LINEAR_SECS:-3}" \
