@@ -22,73 +22,58 @@ SWAPS=${BENCH_SWAPS:-25}
 
 kmod_setup BENCH || exit 1
 
-# run_io NAME DEV READ_PCT [SECS]: a fresh file on DEV (kmod_prepare),
-# verifyio for SECS (default $SECS), print iops.
-run_io() {
-	local name=$1 dev=$2 rpct=$3 t=${4:-$SECS} out=/tmp/bench-$1.out
-	kmod_prepare BENCH "$name" "$dev" "$rpct" || return 1
-	verifyio -d 16 -r "$rpct" -t "$t" -n -q -s $FILE_SIZE /mnt/b/data > "$out" 2>&1
+# io_on NAME MNT READ_PCT SECS: verifyio for SECS on MNT/data (laid out by
+# kmod_prepare), print iops.
+io_on() {
+	local name=$1 mnt=$2 rpct=$3 t=$4 out=/tmp/bench-$1.out
+	verifyio -d 16 -r "$rpct" -t "$t" -n -q -s $FILE_SIZE "$mnt/data" > "$out" 2>&1
 	local rc=$?
-	umount /mnt/b
 	local secs ops
 	secs=$(vio_field "$out" secs)
 	if [ "$rpct" -gt 0 ]; then ops=$(vio_field "$out" reads); else ops=$(vio_field "$out" writes); fi
 	echo "BENCH io=$name iops=$(awk -v o="$ops" -v s="$secs" 'BEGIN { printf "%.0f", o / s }') errors=$(vio_field "$out" errors) rc=$rc"
 }
+# run_io NAME DEV READ_PCT [SECS]: io_on on a fresh file on DEV
+# (kmod_prepare), SECS defaulting to $SECS.
+run_io() {
+	kmod_prepare BENCH "$1" "$2" "$3" || return 1
+	io_on "$1" /mnt/b "$3" "${4:-$SECS}"
+	umount /mnt/b
+}
 
 # Linear against a leg used raw, mirror against md RAID-1 over the same
 # legs. The two sides of a comparison run back to back, in turn first and
 # second from round to round, so a drift of host load or of the VM during
-# the run hits both alike. Round 0 is a short warm-up whose figures are not
-# counted (names start with "warm-"): the first runs in a fresh VM came out
+# the run hits both alike. Each comparison starts with a short warm-up whose
+# figures are not counted (names start with "warm-"): the first runs in a fresh VM came out
 # up to a quarter slower than the same runs later (6.1, mirror reads:
 # 59,000 then 79,000 IOPS; TCG translating code on first use is the likely
 # cause).
 tcp=($(kmod_nvme_tcp_legs)) && [ ${#tcp[@]} = 2 ] || { echo "BENCH error=nvme-tcp-legs"; exit 1; }
-dev=$(atomtool create b-linear 150M linear /dev/ram1) || { echo "BENCH error=create"; exit 1; }
-echo "BENCH linear-scheduler=$(cat /sys/block/${dev#/dev/}/queue/scheduler) rotational=$(cat /sys/block/${dev#/dev/}/queue/rotational)"
-atomtool remove b-linear
-
-# io_on NAME MNT SECS: verifyio writes for SECS on MNT/data (laid out by
-# layout_on), print iops.
-io_on() {
-	local out=/tmp/bench-$1.out
-	verifyio -d 16 -r 0 -t "$3" -n -q -s $FILE_SIZE "$2/data" > "$out" 2>&1
-	local rc=$?
-	echo "BENCH io=$1 iops=$(awk -v o="$(vio_field "$out" writes)" -v s="$(vio_field "$out" secs)" \
-		'BEGIN { printf "%.0f", o / s }') errors=$(vio_field "$out" errors) rc=$rc"
-}
-# layout_on DEV MNT: ext4 on DEV mounted at MNT, MNT/data laid out as
-# kmod_prepare lays it out.
-layout_on() {
-	mkdir -p "$2" && mkfs.ext4 -q -F "$1" && mount "$1" "$2" &&
-		dd if=/dev/zero of="$2/data" bs=1M count=${FILE_SIZE%M} conv=fsync 2> /dev/null ||
-		{ echo "BENCH error=layout-$1"; umount "$2" 2> /dev/null; return 1; }
-}
-
 # linear_vs_raw SUFFIX LEG_A LEG_B [FLAG]: leg A used raw against a linear
 # volume over leg B (given as FLAG:B when FLAG is set), then the two legs
 # swapped, so a difference between the legs cancels out. Both filesystems
 # are made and laid out once per half, then LINEAR_ROUNDS (6) short rounds
 # of LINEAR_SECS (3) alternate between them: with no mkfs and layout
-# between rounds there can be many, and the mean ratio over nvme-tcp came
-# out to within 0.005-0.02 (standard error; ad hoc, 2026-11-27) where three
-# long rounds, each on a fresh filesystem, moved by 0.03 from run to run.
+# between rounds there can be many short ones, which agree more closely
+# than a few long rounds each on a fresh filesystem (kmod.sh prints every
+# round).
 linear_vs_raw() {
 	local sfx=$1 a=$2 b=$3 f=${4:+$4:} half raw leg dev_l round
 	for half in 1 2; do
 		if [ $half = 1 ]; then raw=$a leg=$b; else raw=$b leg=$a; fi
 		dev_l=$(atomtool create b-linear 150M linear "$f$leg") || { echo "BENCH error=create"; return 1; }
-		if layout_on "$raw" /mnt/r && layout_on "$dev_l" /mnt/l; then
-			io_on "warm-raw-leg$sfx" /mnt/r 2 > /dev/null
-			io_on "warm-linear$sfx" /mnt/l 2 > /dev/null
+		if kmod_prepare BENCH "raw-leg$sfx" "$raw" 0 /mnt/r &&
+			kmod_prepare BENCH "linear$sfx" "$dev_l" 0 /mnt/l; then
+			io_on "warm-raw-leg$sfx" /mnt/r 0 2 > /dev/null
+			io_on "warm-linear$sfx" /mnt/l 0 2 > /dev/null
 			for ((round = 1; round <= LINEAR_ROUNDS; round++)); do
 				if [ $((round % 2)) = 1 ]; then
-					io_on "raw-leg$sfx" /mnt/r $LINEAR_SECS
-					io_on "linear$sfx" /mnt/l $LINEAR_SECS
+					io_on "raw-leg$sfx" /mnt/r 0 $LINEAR_SECS
+					io_on "linear$sfx" /mnt/l 0 $LINEAR_SECS
 				else
-					io_on "linear$sfx" /mnt/l $LINEAR_SECS
-					io_on "raw-leg$sfx" /mnt/r $LINEAR_SECS
+					io_on "linear$sfx" /mnt/l 0 $LINEAR_SECS
+					io_on "raw-leg$sfx" /mnt/r 0 $LINEAR_SECS
 				fi
 			done
 		fi
@@ -135,6 +120,7 @@ done
 
 # Pause per swap on a mounted linear volume.
 dev=$(atomtool create b-linear 150M linear /dev/ram1) || { echo "BENCH error=create"; exit 1; }
+echo "BENCH linear-scheduler=$(cat /sys/block/${dev#/dev/}/queue/scheduler) rotational=$(cat /sys/block/${dev#/dev/}/queue/rotational)"
 mkfs.ext4 -q -F "$dev" && mount "$dev" /mnt/b
 t_start=$(now_ms)
 verifyio -d 16 -r 0 -p 50 -l -q -s $FILE_SIZE -S /tmp/swap.stop -P /tmp/swap.prog /mnt/b/data > /tmp/swap.out 2>&1 &

@@ -21,8 +21,8 @@ kmod_setup() {
 	echo "$1 clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource) client=$(cat /sys/module/atom_client/version)"
 }
 
-# kmod_prepare TAG NAME DEV READ_PCT: mkfs+mount DEV at /mnt/b and lay
-# /mnt/b/data out as fio does before it measures: every block written once,
+# kmod_prepare TAG NAME DEV READ_PCT [MNT]: mkfs+mount DEV at MNT (default
+# /mnt/b) and lay MNT/data out as fio does before it measures: every block written once,
 # so the timed IO overwrites. In a fresh (fallocated) file each first write
 # to a block converts an unwritten extent under ext4's exclusive inode lock,
 # which the 16 writers then queue on; random writes keep finding such blocks
@@ -30,12 +30,13 @@ kmod_setup() {
 # (6.1 linear: 35,600 to 62,700 IOPS). For reads, verifyio then writes for
 # 3 s, so the timed run reads blocks it can verify.
 kmod_prepare() {
-	local tag=$1 name=$2 dev=$3 rpct=$4
-	mkfs.ext4 -q -F "$dev" && mount "$dev" /mnt/b || { echo "$tag error=$name-mkfs"; return 1; }
-	dd if=/dev/zero of=/mnt/b/data bs=1M count=${FILE_SIZE%M} conv=fsync 2> /dev/null ||
-		{ echo "$tag error=$name-layout"; umount /mnt/b; return 1; }
+	local tag=$1 name=$2 dev=$3 rpct=$4 mnt=${5:-/mnt/b}
+	mkdir -p "$mnt" && mkfs.ext4 -q -F "$dev" && mount "$dev" "$mnt" ||
+		{ echo "$tag error=$name-mkfs"; return 1; }
+	dd if=/dev/zero of="$mnt/data" bs=1M count=${FILE_SIZE%M} conv=fsync 2> /dev/null ||
+		{ echo "$tag error=$name-layout"; umount "$mnt"; return 1; }
 	[ "$rpct" -gt 0 ] || return 0
-	verifyio -d 16 -r 0 -t 3 -n -q -s $FILE_SIZE /mnt/b/data > /dev/null
+	verifyio -d 16 -r 0 -t 3 -n -q -s $FILE_SIZE "$mnt/data" > /dev/null
 }
 
 # kmod_nvme_tcp_legs: /dev/ram4 and /dev/ram5 exported by nvmet-tcp on
