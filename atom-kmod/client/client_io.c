@@ -103,13 +103,27 @@ static void client_bio_end_io(struct bio *bio)
 	rcu_read_unlock();
 }
 
+/*
+ * The hints a leg bio inherits from the request, so the leg's block layer
+ * treats it as it would the application's own bio. REQ_SYNC|REQ_IDLE marks
+ * an O_DIRECT write, which the leg's writeback throttle lets through
+ * (wbt_should_throttle()); without REQ_IDLE every such write would count
+ * against the leg's wbt limit, 8 in flight at its starting depth, and its
+ * submitter could sleep there. REQ_BACKGROUND gives writeback the leg's
+ * background limit. Not inherited: REQ_NOWAIT and the REQ_FAILFAST_* and
+ * REQ_RAHEAD hints, which let a leg fail a bio the application would
+ * only see delayed (a failed leg bio marks a mirror leg faulty), and the
+ * request-only ones (REQ_PREFLUSH, REQ_NOMERGE, REQ_POLLED).
+ */
+#define CLIENT_BIO_HINTS (REQ_SYNC | REQ_IDLE | REQ_FUA | REQ_META | REQ_PRIO | REQ_BACKGROUND)
+
 /* The flags a leg bio carries: the request's op and hints, no PREFLUSH. */
 static blk_opf_t client_bio_opf(struct request *rq)
 {
 	/* A flush travels as an empty write with REQ_PREFLUSH in a bio. */
 	if (req_op(rq) == REQ_OP_FLUSH)
 		return REQ_OP_WRITE | REQ_PREFLUSH | REQ_SYNC;
-	return req_op(rq) | (rq->cmd_flags & (REQ_FUA | REQ_SYNC | REQ_META | REQ_PRIO));
+	return req_op(rq) | (rq->cmd_flags & CLIENT_BIO_HINTS);
 }
 
 static void client_bio_init(struct client_io *io, struct bio *bio, unsigned int leg,
