@@ -86,6 +86,14 @@ LINEAR_SECS=${BENCH_LINEAR_SECS:-3}
 linear_vs_raw "" /dev/ram0 /dev/ram1
 linear_vs_raw -mq /dev/nullb0 /dev/nullb1
 linear_vs_raw -tcp "${tcp[0]}" "${tcp[1]}" worker
+# The guest's memory after each section: the RAM legs (brd, memory-backed
+# null_blk) keep every page written, outside the page cache; a leak in the
+# modules would show as growth they do not explain (kmod.sh prints these).
+mem_line() {
+	awk -v s="$1" '/^(MemAvailable|Shmem|Slab):/ { m = m " " tolower($1) int($2 / 1024) }
+		END { gsub(":", "_mb=", m); print "BENCH mem after=" s m }' /proc/meminfo
+}
+mem_line linear
 
 # mirror_vs_md PREFIX SUFFIX LEG LEG SECS ROUND [FLAG]: one round of md
 # RAID-1 and of the atom mirror (its legs given as FLAG:LEG when FLAG is
@@ -117,6 +125,7 @@ for ((round = 0; round <= ROUNDS; round++)); do
 	mirror_vs_md "$w" -mq /dev/nullb2 /dev/nullb3 $t $round
 	mirror_vs_md "$w" -tcp "${tcp[0]}" "${tcp[1]}" $t $round worker
 done
+mem_line mirror
 
 # Pause per swap on a mounted linear volume.
 dev=$(atomtool create b-linear 150M linear /dev/ram1) || { echo "BENCH error=create"; exit 1; }
@@ -154,4 +163,5 @@ awk 'FNR == NR { if ($1 == "io_stall") { split($2, a, "="); split($3, b, "=");
 	  printf "BENCH swap=%d app_pause_ms=%.1f atom_pause_us=%s window_ms=%d\n", FNR, best, $3, $2 - $1 }' \
 	/tmp/swap.out /tmp/windows
 atomtool remove b-linear
+mem_line pause
 rmmod atom_client && rmmod atom

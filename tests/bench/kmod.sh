@@ -93,6 +93,7 @@ for s in "${series_list[@]}"; do
 		"reads $(verdict "${mtcp#*,}" 1.0)"
 	grep 'BENCH linear-scheduler' "$out" | sed "s/^BENCH /    $s atom disk: /"
 	grep 'BENCH clocksource' "$out" | sed "s/^BENCH /    $s guest: /"
+	grep 'BENCH mem ' "$out" | sed "s/^BENCH mem /    $s guest memory: /"
 done
 exit $status
 }
