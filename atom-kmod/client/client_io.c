@@ -112,8 +112,9 @@ static void client_bio_end_io(struct bio *bio)
  * submitter could sleep there. REQ_BACKGROUND gives writeback the leg's
  * background limit. Not inherited: REQ_NOWAIT and the REQ_FAILFAST_* and
  * REQ_RAHEAD hints, which let a leg fail a bio the application would
- * only see delayed (a failed leg bio marks a mirror leg faulty), and the
- * request-only ones (REQ_PREFLUSH, REQ_NOMERGE, REQ_POLLED).
+ * only see delayed (a failed leg bio marks a mirror leg faulty), and those
+ * the atom's own queue has acted on: REQ_PREFLUSH (a flush reaches us as a
+ * request of its own), REQ_NOMERGE, REQ_POLLED (nobody polls a leg bio).
  */
 #define CLIENT_BIO_HINTS (REQ_SYNC | REQ_IDLE | REQ_FUA | REQ_META | REQ_PRIO | REQ_BACKGROUND)
 

@@ -4,7 +4,7 @@
 # through as it would the application's own write, and background
 # writeback arrives as BACKGROUND. The legs are null_blk disks completing
 # on a 20 ms timer, so their requests stay in flight long enough to be read
-# from debugfs (hctx*/busy lists each with its cmd_flags), and the leg's
+# from debugfs (hctx*/busy lists each one with its cmd_flags), and the leg's
 # wbt must track none of the O_DIRECT writes (rqos/wbt/inflight stays 0).
 # Were they tracked, the slow reads among them would make wbt shrink its
 # write limit (8 at the start, 2 soon after) and hold the writes to it.
