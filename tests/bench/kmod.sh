@@ -12,6 +12,9 @@
 #     2 x BENCH_LINEAR_ROUNDS (6) rounds of BENCH_LINEAR_SECS (3) on
 #     filesystems laid out once, the legs swapped halfway; mirror over
 #     BENCH_ROUNDS (3) rounds after a warm-up;
+#   the linear ratio once more over latency-bound legs (null_blk completing
+#     each request after 20 ms, a quarter reads), where IOPS follow the
+#     legs' latency, not the CPU (printed under the table);
 #   a verdict per kernel on issue 3's goals, judged over the nvme-tcp legs
 #   (README, "Benchmarks", says why those).
 # The guest boots with BENCH_KERNEL_ARGS (default "tsc=reliable"): under TCG
@@ -78,7 +81,7 @@ for s in "${series_list[@]}"; do
 		"$(pct 50 <<< "$atom")/$(pct 99 <<< "$atom")/$(pct 100 <<< "$atom")" \
 		"$(linear "")|$(linear -mq)|$(linear -tcp)" \
 		"$(mirror "")|$(mirror -mq)|$(mirror -tcp)" "$errs"
-	for n in raw-leg linear raw-leg-mq linear-mq raw-leg-tcp linear-tcp md-raid1-write \
+	for n in raw-leg linear raw-leg-mq linear-mq raw-leg-tcp linear-tcp raw-leg-lat linear-lat md-raid1-write \
 		mirror-write md-raid1-read mirror-read md-raid1-write-mq mirror-write-mq \
 		md-raid1-read-mq mirror-read-mq md-raid1-write-tcp mirror-write-tcp \
 		md-raid1-read-tcp mirror-read-tcp; do
@@ -91,6 +94,7 @@ for s in "${series_list[@]}"; do
 	echo "    $s goals over nvme-tcp legs: errors (all runs) $errs $([ "$errs" = 0 ] && echo met || echo MISSED);" \
 		"linear/raw $(verdict "$(linear -tcp)" 0.95); mirror/md writes $(verdict "${mtcp%,*}" 0.9);" \
 		"reads $(verdict "${mtcp#*,}" 1.0)"
+	echo "    $s linear/raw over latency-bound legs (null_blk, 20 ms per request, a quarter reads): $(linear -lat)"
 	grep 'BENCH linear-scheduler' "$out" | sed "s/^BENCH /    $s atom disk: /"
 	grep 'BENCH clocksource' "$out" | sed "s/^BENCH /    $s guest: /"
 	grep 'BENCH mem ' "$out" | sed "s/^BENCH mem /    $s guest memory: /"

@@ -91,17 +91,6 @@ else
 fi
 t_end
 
-# nullb_leg NAME [-- ATTR=VALUE...]: a 64 MB memory-backed null_blk leg.
-nullb_leg() {
-	local name=$1 d=/sys/kernel/config/nullb/$1 kv
-	mkdir "$d" && echo 1 > "$d/memory_backed" && echo 64 > "$d/size" &&
-		echo 4096 > "$d/blocksize" || return 1
-	shift
-	[ "${1:-}" = -- ] && shift
-	for kv in "$@"; do echo "${kv#*=}" > "$d/${kv%%=*}" || return 1; done
-	echo 1 > "$d/power" && wait_for 5 test -b "/dev/$name"
-}
-
 # A real leg failure: memory-backed null_blk legs, one powered off (its
 # gendisk deleted) under the writer; then a client swap while the leg's
 # device is gone: the new client adopts the volume degraded.

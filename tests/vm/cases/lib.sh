@@ -98,6 +98,19 @@ need_modules() {
 # RAM legs: /dev/ram0..N-1 of SIZE_MB each.
 make_ram_legs() { modprobe brd rd_nr="$1" rd_size=$(($2 * 1024)); }
 
+# nullb_leg NAME [-- ATTR=VALUE...]: /dev/NAME, a 64 MB memory-backed
+# null_blk leg made through configfs (null_blk loaded); ATTR=VALUE sets its
+# other configfs attributes (size in MB, irqmode, completion_nsec...).
+nullb_leg() {
+	local name=$1 d=/sys/kernel/config/nullb/$1 kv
+	mkdir "$d" && echo 1 > "$d/memory_backed" && echo 64 > "$d/size" &&
+		echo 4096 > "$d/blocksize" || return 1
+	shift
+	[ "${1:-}" = -- ] && shift
+	for kv in "$@"; do echo "${kv#*=}" > "$d/${kv%%=*}" || return 1; done
+	echo 1 > "$d/power" && wait_for 5 test -b "/dev/$name"
+}
+
 # Loop legs over tmpfs files: make_loop_leg NAME SIZE_MB -> prints /dev/loopN
 make_loop_leg() {
 	modprobe loop 2>/dev/null
