@@ -98,7 +98,8 @@ linear_vs_raw -tcp "${tcp[0]}" "${tcp[1]}" worker
 # with a quarter reads among the writes. A leg's writeback throttle judges
 # its writes by their hints and shrinks its limit when reads are slow: with
 # leg bios that lost O_DIRECT's IDLE hint (the client before b1e558d) a
-# linear volume did about a third of its raw leg's IOPS here.
+# linear volume did about a third of its raw leg's IOPS on such legs
+# (measured ad hoc on the block devices, without ext4).
 if nullb_leg blat0 -- size=256 irqmode=2 completion_nsec=20000000 &&
 	nullb_leg blat1 -- size=256 irqmode=2 completion_nsec=20000000; then
 	linear_vs_raw -lat /dev/blat0 /dev/blat1 "" 25
