@@ -7,7 +7,8 @@
 # namespaces over nvme-tcp (loopback: nvmet over brd in the same VM; the
 # legs flagged for the client's submit worker, as the agent flags them):
 #   - a leg used raw vs a linear atom volume over another leg of its kind,
-#     then the two legs swapped (writes),
+#     then the two legs swapped (writes); once more over latency-bound
+#     null_blk legs (a quarter reads; names end in "-lat"),
 #   - md RAID-1 vs atom 2-way mirror over the same legs (writes, then reads),
 #   - pause per client swap, from the writer's view and from last_pause_us.
 # Names of the null_blk runs end in "-mq", of the nvme-tcp runs in "-tcp".
@@ -37,6 +38,13 @@ io_on() {
 	*) ops=$(vio_field "$out" ios) ;;
 	esac
 	echo "BENCH io=$name iops=$(awk -v o="$ops" -v s="$secs" 'BEGIN { printf "%.0f", o / s }') errors=$(vio_field "$out" errors) rc=$rc"
+}
+# The guest's memory after each section: the RAM legs (brd, memory-backed
+# null_blk) keep every page written, outside the page cache; a leak in the
+# modules would show as growth they do not explain (kmod.sh prints these).
+mem_line() {
+	awk -v s="$1" '/^(MemAvailable|Shmem|Slab):/ { m = m " " tolower($1) int($2 / 1024) }
+		END { gsub(":", "_mb=", m); print "BENCH mem after=" s m }' /proc/meminfo
 }
 # run_io NAME DEV READ_PCT [SECS]: io_on on a fresh file on DEV
 # (kmod_prepare), SECS defaulting to $SECS.
@@ -107,17 +115,7 @@ else
 	echo "BENCH error=null_blk-lat-legs"
 fi
 # Their pages back to the guest (the mirror rounds fill four more RAM legs).
-for d in blat0 blat1; do
-	echo 0 > /sys/kernel/config/nullb/$d/power 2> /dev/null
-	rmdir /sys/kernel/config/nullb/$d 2> /dev/null
-done
-# The guest's memory after each section: the RAM legs (brd, memory-backed
-# null_blk) keep every page written, outside the page cache; a leak in the
-# modules would show as growth they do not explain (kmod.sh prints these).
-mem_line() {
-	awk -v s="$1" '/^(MemAvailable|Shmem|Slab):/ { m = m " " tolower($1) int($2 / 1024) }
-		END { gsub(":", "_mb=", m); print "BENCH mem after=" s m }' /proc/meminfo
-}
+rmdir /sys/kernel/config/nullb/blat0 /sys/kernel/config/nullb/blat1 2> /dev/null
 mem_line linear
 
 # mirror_vs_md PREFIX SUFFIX LEG LEG SECS ROUND [FLAG]: one round of md

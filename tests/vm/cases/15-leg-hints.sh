@@ -6,14 +6,15 @@
 # on a 20 ms timer, so their requests stay in flight long enough to be read
 # from debugfs (hctx*/busy lists each one with its cmd_flags), and the leg's
 # wbt must track none of the O_DIRECT writes (rqos/wbt/inflight stays 0).
-# Were they tracked, the slow reads among them would make wbt shrink its
-# write limit (8 at the start, 2 soon after) and hold the writes to it.
+# Were they tracked, they would be held to wbt's write limit (8 in flight
+# at its starting depth of 16), which the slow reads among them shrink.
 . /tests/lib.sh
 CASE=leg-hints
 need_modules
 
-modprobe null_blk nr_devices=2 queue_mode=2 irqmode=2 completion_nsec=20000000 gb=1 memory_backed=1 ||
-	{ echo "RESULT FAIL $CASE/setup modprobe null_blk"; exit 1; }
+lat=(-- irqmode=2 completion_nsec=20000000)
+modprobe null_blk nr_devices=0 && nullb_leg nbh0 "${lat[@]}" && nullb_leg nbh1 "${lat[@]}" ||
+	{ echo "RESULT FAIL $CASE/setup null_blk legs"; exit 1; }
 load_atom
 load_client prod
 
@@ -46,15 +47,15 @@ expect_leg_writes() {
 # O_DIRECT writes on a linear volume and on a 2-way mirror (both legs).
 t_begin leg-hints/odirect-write
 for layout in linear mirror; do
-	if [ $layout = linear ]; then legs=(/dev/nullb0); else legs=(/dev/nullb0 /dev/nullb1); fi
-	dev=$(atomtool create vol-h 64M $layout "${legs[@]}") || { t_fail "create $layout"; continue; }
+	if [ $layout = linear ]; then legs=(/dev/nbh0); else legs=(/dev/nbh0 /dev/nbh1); fi
+	dev=$(atomtool create vol-h 48M $layout "${legs[@]}") || { t_fail "create $layout"; continue; }
 	start_writer w "$dev" -d 16 -r 25 -n
 	wait_progress /tmp/w.prog 20 30 || t_fail "$layout: writer made no progress"
 	for leg in "${legs[@]}"; do
 		expect_leg_writes "${leg#/dev/}" "$layout O_DIRECT" SYNC IDLE
 	done
 	# The leg's wbt counts the writes it tracks in flight, per class.
-	[ -e /sys/kernel/debug/block/nullb0/rqos/wbt/inflight ] || t_fail "no wbt on the legs"
+	[ -e /sys/kernel/debug/block/nbh0/rqos/wbt/inflight ] || t_fail "no wbt on the legs"
 	tracked=0
 	for ((i = 0; i < 20; i++)); do
 		for leg in "${legs[@]}"; do
@@ -75,15 +76,15 @@ t_end
 # the leg sees BACKGROUND writes, which its wbt holds to its background
 # limit, as on a raw disk.
 t_begin leg-hints/background-writeback
-if dev=$(atomtool create vol-h 64M linear /dev/nullb0); then
+if dev=$(atomtool create vol-h 48M linear /dev/nbh0); then
 	expire=$(cat /proc/sys/vm/dirty_expire_centisecs)
 	interval=$(cat /proc/sys/vm/dirty_writeback_centisecs)
 	echo 1 > /proc/sys/vm/dirty_expire_centisecs
 	echo 10 > /proc/sys/vm/dirty_writeback_centisecs
 	# Held open, so dd's close is not the last and does not sync the disk.
 	exec 3< "$dev"
-	t_check "buffered dd" dd if=/dev/zero of="$dev" bs=1M count=48 status=none
-	expect_leg_writes nullb0 "writeback" BACKGROUND
+	t_check "buffered dd" dd if=/dev/zero of="$dev" bs=1M count=32 status=none
+	expect_leg_writes nbh0 "writeback" BACKGROUND
 	t_check "sync" sync
 	exec 3<&-
 	echo "$expire" > /proc/sys/vm/dirty_expire_centisecs
